@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The guest driver of one queue: it posts chains of guest buffers, kicks the
+ * device and reaps what the device used.  It trusts nothing in shared memory
+ * that the device can write: completions are checked against the driver's
+ * private record of what it posted.
+ */
+#ifndef VQSIM_GUESTDRV_H
+#define VQSIM_GUESTDRV_H
+
+#include <stdint.h>
+
+#include "vring.h"
+
+struct gvq;
+
+/* The checks the driver makes of the device; the names are DESIGN.md's. */
+enum gvq_err {
+	GVQ_E_NONE = 0,
+	GVQ_E_USED_IDX_JUMP,	/* used idx moved past what is in flight */
+	GVQ_E_USED_ID_RANGE,	/* used id >= queue size */
+	GVQ_E_USED_ID_NOT_HEAD,	/* used id is no in-flight head (or a repeat) */
+	GVQ_E_USED_LEN_RANGE,	/* used len > the chain's writable bytes */
+	GVQ_E_COUNT
+};
+
+/* The stable check id of err ("used_idx_jump", ...). */
+const char *gvq_check_name(enum gvq_err err);
+
+/* One buffer: len bytes of guest memory at guest-physical addr. */
+struct gvq_sg {
+	uint64_t addr;
+	uint32_t len;
+};
+
+/* How the driver notifies the device; provided by whoever runs it. */
+struct gvq_ops {
+	void (*kick)(void *ctx);
+};
+
+/*
+ * A driver for the queue whose three pages are at pages (already reset with
+ * vring_reset(..., start_idx)), using num entries.  Returns NULL on ENOMEM.
+ */
+struct gvq *gvq_create(void *pages, uint32_t num, uint32_t start_idx,
+		       const struct gvq_ops *ops, void *ctx);
+void gvq_destroy(struct gvq *vq);
+
+/*
+ * Post a chain: out_num device-readable buffers then in_num device-writable
+ * ones, remembered under token (non-NULL).  Visible to the device only after
+ * the next gvq_kick().  Returns 0, -ENOSPC if there are not enough free
+ * descriptors now, -EINVAL if the chain can never fit or an address is not
+ * representable in a descriptor, -EIO if the queue is broken.
+ */
+int gvq_add_buf(struct gvq *vq, const struct gvq_sg *out, unsigned int out_num,
+		const struct gvq_sg *in, unsigned int in_num, void *token);
+
+/*
+ * Publish every chain added since the last kick with one store of avail idx,
+ * then notify the device.  Returns 1 if it published, 0 if there was nothing
+ * to publish, -EIO if the queue is broken.
+ */
+int gvq_kick(struct gvq *vq);
+
+/*
+ * The token of the next chain the device has used, with the number of bytes
+ * it wrote in *len; NULL if there is none yet or the queue is broken (see
+ * gvq_detection()).  The chain's descriptors are free again on return.
+ */
+void *gvq_get_buf(struct gvq *vq, uint32_t *len);
+
+/*
+ * Call before sleeping for an interrupt: re-enables them and returns 1 if
+ * used buffers arrived meanwhile (the caller must not sleep, but reap), 0 if
+ * it is safe to sleep.  Returns 1 too on a broken queue, so that a waiting
+ * caller does not wait for an interrupt that may never come.
+ */
+int gvq_restart(struct gvq *vq);
+
+/*
+ * Take back one posted chain the device has not returned and return its
+ * token, NULL when none is left.  Only for a queue the device no longer
+ * uses (broken, or being torn down): avail idx is not rolled back.
+ */
+void *gvq_detach_unused(struct gvq *vq);
+
+/* The detection that broke the queue, or NULL if it is healthy. */
+const struct vring_detection *gvq_detection(const struct gvq *vq);
+enum gvq_err gvq_error(const struct gvq *vq);
+
+unsigned int gvq_num_free(const struct gvq *vq);
+
+/*
+ * A page allocator over a range of guest-physical memory, for the buffers
+ * the driver posts and the queue pages themselves.  Not thread-safe.
+ */
+struct gvq_pages;
+
+struct gvq_pages *gvq_pages_create(uint32_t first_pfn, uint32_t npages);
+void gvq_pages_destroy(struct gvq_pages *pages);
+/* First pfn of count contiguous free pages, or -ENOMEM. */
+int64_t gvq_pages_alloc(struct gvq_pages *pages, uint32_t count);
+void gvq_pages_free(struct gvq_pages *pages, uint32_t pfn, uint32_t count);
+
+#endif

@@ -1,0 +1,299 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The guest side of one queue (the seed's lguest_virtio.c, in userspace).
+ * Everything the driver needs to free or check a chain is kept privately;
+ * the shared pages are only ever written, or read for what the device owns.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "guestdrv.h"
+
+/* What the driver remembers of a chain it posted, indexed by head. */
+struct posted {
+	void *token;		/* NULL: this descriptor heads no posted chain */
+	uint32_t in_len;	/* writable bytes: the most the device may use */
+	uint16_t ndesc;		/* descriptors in the chain */
+	uint8_t published;	/* the device may have seen it (kicked) */
+};
+
+struct gvq {
+	struct vring vr;		/* the shared pages */
+	const struct gvq_ops *ops;
+	void *ctx;
+
+	/* Private shadows; never read back from shared memory. */
+	uint32_t avail_idx_shadow;	/* next available slot we fill */
+	uint32_t num_added;		/* filled since the last kick */
+	uint32_t last_used_idx;		/* next used slot we reap */
+	uint32_t used_idx_seen;		/* device's used idx when last read */
+
+	uint32_t free_head;		/* first free descriptor */
+	uint32_t num_free;
+	uint32_t detach_cursor;		/* where gvq_detach_unused looks next */
+
+	enum gvq_err err;		/* latched: the queue is broken */
+	struct vring_detection det;
+
+	/* The links of our free list and of each chain, kept here and never
+	 * taken from the shared next fields, which the device could forge. */
+	uint16_t link[VRING_MAX_SIZE];
+	uint16_t avail_head[VRING_MAX_SIZE];	/* heads by available slot */
+	struct posted posted[VRING_MAX_SIZE];
+};
+
+static const char *const gvq_check_names[GVQ_E_COUNT] = {
+	[GVQ_E_NONE] = "none",
+	[GVQ_E_USED_IDX_JUMP] = "used_idx_jump",
+	[GVQ_E_USED_ID_RANGE] = "used_id_range",
+	[GVQ_E_USED_ID_NOT_HEAD] = "used_id_not_head",
+	[GVQ_E_USED_LEN_RANGE] = "used_len_range",
+};
+
+const char *gvq_check_name(enum gvq_err err)
+{
+	if ((unsigned int)err >= GVQ_E_COUNT)
+		return "unknown";
+	return gvq_check_names[err];
+}
+
+struct gvq *gvq_create(void *pages, uint32_t num, uint32_t start_idx,
+		       const struct gvq_ops *ops, void *ctx)
+{
+	struct gvq *vq;
+	uint32_t i;
+
+	assert(vring_size_valid(num) && ops && ops->kick);
+	vq = calloc(1, sizeof(*vq));
+	if (!vq)
+		return NULL;
+	vring_init(&vq->vr, pages, num);
+	vq->ops = ops;
+	vq->ctx = ctx;
+	vq->avail_idx_shadow = start_idx;
+	vq->last_used_idx = start_idx;
+	vq->used_idx_seen = start_idx;
+	vq->num_free = num;
+	for (i = 0; i < num; i++)
+		vq->link[i] = (uint16_t)((i + 1) & (num - 1));
+	return vq;
+}
+
+void gvq_destroy(struct gvq *vq)
+{
+	free(vq);
+}
+
+/* Latch the queue broken with what the check saw (the seed's BAD_SIDE). */
+static void bad_device(struct gvq *vq, enum gvq_err err,
+		       const char *n0, uint64_t v0, const char *n1, uint64_t v1,
+		       const char *n2, uint64_t v2)
+{
+	const char *names[3] = { n0, n1, n2 };
+	uint64_t vals[3] = { v0, v1, v2 };
+	unsigned int i;
+
+	vq->err = err;
+	vq->det.check = gvq_check_name(err);
+	vq->det.nvalues = 0;
+	for (i = 0; i < 3 && names[i]; i++) {
+		vq->det.values[i].name = names[i];
+		vq->det.values[i].value = vals[i];
+		vq->det.nvalues++;
+	}
+}
+
+int gvq_add_buf(struct gvq *vq, const struct gvq_sg *out, unsigned int out_num,
+		const struct gvq_sg *in, unsigned int in_num, void *token)
+{
+	unsigned int n = out_num + in_num, k;
+	uint32_t head, i, in_len = 0;
+	uint16_t head_flags = 0;
+
+	assert(token && n > 0);
+	if (vq->err)
+		return -EIO;
+	if (n > vq->vr.num)
+		return -EINVAL;
+	for (k = 0; k < n; k++) {
+		const struct gvq_sg *sg = k < out_num ? &out[k] : &in[k - out_num];
+
+		if (sg->addr >> VRING_PAGE_SHIFT > UINT32_MAX ||
+		    (k >= out_num && in_len + sg->len < in_len))
+			return -EINVAL;
+		if (k >= out_num)
+			in_len += sg->len;
+	}
+	if (n > vq->num_free)
+		return -ENOSPC;
+
+	head = i = vq->free_head;
+	for (k = 0; k < n; k++) {
+		const struct gvq_sg *sg = k < out_num ? &out[k] : &in[k - out_num];
+		struct vring_desc d = {
+			.pfn = (uint32_t)(sg->addr >> VRING_PAGE_SHIFT),
+			.len = sg->len,
+			.offset = (uint16_t)(sg->addr & (VRING_PAGE_SIZE - 1)),
+			.flags = (uint16_t)((k + 1 < n ? VRING_DESC_F_NEXT : 0) |
+					    (k >= out_num ? VRING_DESC_F_WRITE : 0)),
+			.next = k + 1 < n ? vq->link[i] : 0,
+		};
+
+		vring_desc_write_fields(&vq->vr, i, &d);
+		if (k == 0)
+			head_flags = d.flags | VRING_DESC_F_HEAD;
+		else
+			vring_desc_set_flags(&vq->vr, i, d.flags);
+		i = vq->link[i];
+	}
+	vq->free_head = i;
+	vq->num_free -= n;
+
+	/*
+	 * Barrier A' (pairs with the device's acquire of avail idx, via the
+	 * release there): HEAD goes on last, so a device that sees HEAD sees
+	 * the whole chain.  The avail idx release in gvq_kick() already orders
+	 * a correct device; this keeps HEAD meaningful in a dump as well.
+	 */
+	vring_desc_set_flags_release(&vq->vr, head, head_flags);
+
+	vq->posted[head] = (struct posted){
+		.token = token, .in_len = in_len, .ndesc = (uint16_t)n,
+	};
+	vq->avail_head[vring_slot(vq->avail_idx_shadow, vq->vr.num)] =
+		(uint16_t)head;
+	vring_avail_ring_write(&vq->vr, vq->avail_idx_shadow, head);
+	vq->avail_idx_shadow++;
+	vq->num_added++;
+	return 0;
+}
+
+int gvq_kick(struct gvq *vq)
+{
+	uint32_t idx;
+
+	if (vq->err)
+		return -EIO;
+	if (!vq->num_added)
+		return 0;
+	for (idx = vq->avail_idx_shadow - vq->num_added;
+	     idx != vq->avail_idx_shadow; idx++)
+		vq->posted[vq->avail_head[vring_slot(idx, vq->vr.num)]]
+			.published = 1;
+	vq->num_added = 0;
+
+	/* Barrier A (pairs with hvq_get_available's acquire): descriptors and
+	 * available slots before the idx that makes them the device's. */
+	vring_avail_idx_release(&vq->vr, vq->avail_idx_shadow);
+	vq->ops->kick(vq->ctx);
+	return 1;
+}
+
+/* Put a reaped chain's descriptors back on the free list, following our
+ * own links: the device could have rewritten every next field. */
+static void *detach_buf(struct gvq *vq, uint32_t head)
+{
+	struct posted *p = &vq->posted[head];
+	void *token = p->token;
+	uint32_t i = head, k;
+
+	for (k = 1; k < p->ndesc; k++)
+		i = vq->link[i];
+	vq->link[i] = (uint16_t)vq->free_head;
+	vq->free_head = head;
+	vq->num_free += p->ndesc;
+	/* A stale HEAD would make a dump of the ring lie about what is live. */
+	vring_desc_set_flags(&vq->vr, head, 0);
+	memset(p, 0, sizeof(*p));
+	return token;
+}
+
+void *gvq_get_buf(struct gvq *vq, uint32_t *len)
+{
+	struct vring_used_elem e;
+	struct posted *p;
+	uint32_t published;
+
+	if (vq->err)
+		return NULL;
+	if (vq->last_used_idx == vq->used_idx_seen) {
+		/* Barrier B (pairs with hvq_notify's release): the used
+		 * entries before the idx that says they are ours to read. */
+		uint32_t used_idx = vring_used_idx_acquire(&vq->vr);
+
+		if (used_idx == vq->last_used_idx)
+			return NULL;
+		published = vq->avail_idx_shadow - vq->num_added;
+		if (vring_idx_dist(used_idx, vq->last_used_idx) >
+		    vring_idx_dist(published, vq->last_used_idx)) {
+			bad_device(vq, GVQ_E_USED_IDX_JUMP,
+				   "used_idx", used_idx,
+				   "last_used_idx", vq->last_used_idx,
+				   "in_flight",
+				   vring_idx_dist(published, vq->last_used_idx));
+			return NULL;
+		}
+		vq->used_idx_seen = used_idx;
+	}
+
+	vring_used_elem_read(&vq->vr, vq->last_used_idx, &e);
+	if (e.id >= vq->vr.num) {
+		bad_device(vq, GVQ_E_USED_ID_RANGE, "id", e.id,
+			   "queue_size", vq->vr.num,
+			   "used_slot", vring_slot(vq->last_used_idx, vq->vr.num));
+		return NULL;
+	}
+	p = &vq->posted[e.id];
+	if (!p->token || !p->published) {
+		bad_device(vq, GVQ_E_USED_ID_NOT_HEAD, "id", e.id,
+			   "used_idx", vq->last_used_idx, NULL, 0);
+		return NULL;
+	}
+	if (e.len > p->in_len) {
+		bad_device(vq, GVQ_E_USED_LEN_RANGE, "id", e.id, "len", e.len,
+			   "writable", p->in_len);
+		return NULL;
+	}
+	vq->last_used_idx++;
+	*len = e.len;
+	return detach_buf(vq, e.id);
+}
+
+int gvq_restart(struct gvq *vq)
+{
+	/*
+	 * The device interrupts after every publication, so there is no
+	 * window to close here yet; the caller still asks, because an entry
+	 * may have landed between its last get_buf and now.
+	 */
+	if (vq->err)
+		return 1;
+	if (vq->last_used_idx != vq->used_idx_seen)
+		return 1;
+	return vring_used_idx_acquire(&vq->vr) != vq->last_used_idx;
+}
+
+void *gvq_detach_unused(struct gvq *vq)
+{
+	for (; vq->detach_cursor < vq->vr.num; vq->detach_cursor++) {
+		if (vq->posted[vq->detach_cursor].token)
+			return detach_buf(vq, vq->detach_cursor++);
+	}
+	return NULL;
+}
+
+const struct vring_detection *gvq_detection(const struct gvq *vq)
+{
+	return vq->err ? &vq->det : NULL;
+}
+
+enum gvq_err gvq_error(const struct gvq *vq)
+{
+	return vq->err;
+}
+
+unsigned int gvq_num_free(const struct gvq *vq)
+{
+	return vq->num_free;
+}
