@@ -1,0 +1,301 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The device side of one queue: take heads from the available ring, walk
+ * and check their chains, give them back through the used ring.  Each
+ * descriptor is read into a local copy once; only the copy is checked and
+ * used, so a driver racing its own descriptors cannot slip past a check.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hostdev.h"
+
+struct hvq {
+	struct vring vr;		/* the shared pages */
+	const struct vring_mem *mem;	/* guest memory, for translation */
+	const struct hvq_ops *ops;
+	void *ctx;
+
+	/* Private shadows; never read back from shared memory. */
+	uint32_t last_avail_idx;	/* next available slot we consume */
+	uint32_t avail_idx_seen;	/* driver's avail idx when last read */
+	uint32_t used_idx_shadow;	/* next used slot we fill */
+	uint32_t used_idx_published;	/* what the driver can see */
+	uint32_t in_flight;		/* chains gathered, not yet used */
+
+	enum hvq_err err;		/* latched: the queue is broken */
+	struct vring_detection det;
+
+	/* Which in-flight chain each descriptor belongs to (head + 1, 0 for
+	 * none), and the chain's links as we read them, to release it
+	 * without trusting the shared next fields a second time. */
+	uint16_t owner[VRING_MAX_SIZE];
+	uint16_t link[VRING_MAX_SIZE];
+	uint16_t chain_len[VRING_MAX_SIZE];	/* by head; 0: not in flight */
+};
+
+static const char *const hvq_check_names[HVQ_E_COUNT] = {
+	[HVQ_E_NONE] = "none",
+	[HVQ_E_AVAIL_IDX_JUMP] = "avail_idx_jump",
+	[HVQ_E_AVAIL_HEAD_RANGE] = "avail_head_range",
+	[HVQ_E_AVAIL_NOT_HEAD] = "avail_not_head",
+	[HVQ_E_AVAIL_HEAD_BUSY] = "avail_head_busy",
+	[HVQ_E_DESC_NEXT_RANGE] = "desc_next_range",
+	[HVQ_E_DESC_LOOP] = "desc_loop",
+	[HVQ_E_DESC_MIDDLE_HEAD] = "desc_middle_head",
+	[HVQ_E_DESC_SHARED] = "desc_shared",
+	[HVQ_E_DESC_OUT_AFTER_IN] = "desc_out_after_in",
+	[HVQ_E_DESC_UNKNOWN_FLAGS] = "desc_unknown_flags",
+	[HVQ_E_DESC_BAD_ADDR] = "desc_bad_addr",
+	[HVQ_E_DESC_ZERO_LEN] = "desc_zero_len",
+	[HVQ_E_BLK_BAD_REQUEST] = "blk_bad_request",
+	[HVQ_E_NET_BAD_DIRECTION] = "net_bad_direction",
+};
+
+const char *hvq_check_name(enum hvq_err err)
+{
+	if ((unsigned int)err >= HVQ_E_COUNT)
+		return "unknown";
+	return hvq_check_names[err];
+}
+
+struct hvq *hvq_create(const struct vring_mem *mem, void *pages, uint32_t num,
+		       uint32_t start_idx, const struct hvq_ops *ops, void *ctx)
+{
+	struct hvq *vq;
+
+	assert(vring_size_valid(num) && ops && ops->interrupt);
+	assert(vring_mem_contains(mem, pages, VRING_BYTES));
+	vq = calloc(1, sizeof(*vq));
+	if (!vq)
+		return NULL;
+	vring_init(&vq->vr, pages, num);
+	vq->mem = mem;
+	vq->ops = ops;
+	vq->ctx = ctx;
+	vq->last_avail_idx = start_idx;
+	vq->avail_idx_seen = start_idx;
+	vq->used_idx_shadow = start_idx;
+	vq->used_idx_published = start_idx;
+	return vq;
+}
+
+void hvq_destroy(struct hvq *vq)
+{
+	free(vq);
+}
+
+int hvq_reject(struct hvq *vq, enum hvq_err err, const char *n0, uint64_t v0,
+	       const char *n1, uint64_t v1, const char *n2, uint64_t v2)
+{
+	const char *names[3] = { n0, n1, n2 };
+	uint64_t vals[3] = { v0, v1, v2 };
+	unsigned int i;
+
+	assert(err != HVQ_E_NONE && err < HVQ_E_COUNT);
+	if (vq->err)
+		return -EIO;
+	vq->err = err;
+	vq->det.check = hvq_check_name(err);
+	vq->det.nvalues = 0;
+	for (i = 0; i < 3 && names[i]; i++) {
+		vq->det.values[i].name = names[i];
+		vq->det.values[i].value = vals[i];
+		vq->det.nvalues++;
+	}
+	return -EIO;
+}
+
+int hvq_get_available(struct hvq *vq, uint32_t *head)
+{
+	uint32_t h;
+
+	if (vq->err)
+		return -EIO;
+	if (vq->last_avail_idx == vq->avail_idx_seen) {
+		/* Barrier A (pairs with gvq_kick's release): the chains and
+		 * slots the driver wrote before it published this idx. */
+		uint32_t avail_idx = vring_avail_idx_acquire(&vq->vr);
+
+		if (avail_idx == vq->last_avail_idx)
+			return 0;
+		/* Stricter than the seed's "a queue past what we consumed":
+		 * a driver can have at most num chains not yet used. */
+		if (vring_idx_dist(avail_idx, vq->used_idx_shadow) > vq->vr.num)
+			return hvq_reject(vq, HVQ_E_AVAIL_IDX_JUMP,
+					  "avail_idx", avail_idx,
+					  "last_avail_idx", vq->last_avail_idx,
+					  "used_idx", vq->used_idx_shadow);
+		vq->avail_idx_seen = avail_idx;
+	}
+
+	h = vring_avail_ring_read(&vq->vr, vq->last_avail_idx);
+	if (h >= vq->vr.num)
+		return hvq_reject(vq, HVQ_E_AVAIL_HEAD_RANGE, "head", h,
+				  "queue_size", vq->vr.num,
+				  "avail_idx", vq->last_avail_idx);
+	if (vq->chain_len[h])
+		return hvq_reject(vq, HVQ_E_AVAIL_HEAD_BUSY, "head", h,
+				  "avail_idx", vq->last_avail_idx, NULL, 0);
+	vq->last_avail_idx++;
+	*head = h;
+	return 1;
+}
+
+/* Undo the ownership marks of a chain cut short by a check, so that the
+ * descriptors are not blamed on it later (after a reset, say). */
+static void release_partial(struct hvq *vq, uint32_t head, uint32_t n)
+{
+	uint32_t i = head;
+
+	while (n--) {
+		vq->owner[i] = 0;
+		i = vq->link[i];
+	}
+}
+
+int hvq_gather_chain(struct hvq *vq, uint32_t head, struct hvq_chain *c)
+{
+	const uint16_t mark = (uint16_t)(head + 1);
+	uint32_t i = head, n = 0;
+	struct vring_desc d;
+	int ret;
+
+	assert(head < vq->vr.num && !vq->chain_len[head]);
+	if (vq->err)
+		return -EIO;
+	c->head = head;
+	c->out_num = c->in_num = 0;
+	c->out_len = c->in_len = 0;
+
+	for (;;) {
+		void *p;
+
+		vring_desc_read(&vq->vr, i, &d);
+		if (vq->owner[i] == mark) {
+			ret = hvq_reject(vq, HVQ_E_DESC_LOOP, "head", head,
+					 "desc", i, "chain_len", n);
+			goto fail;
+		}
+		if (vq->owner[i]) {
+			ret = hvq_reject(vq, HVQ_E_DESC_SHARED, "head", head,
+					 "desc", i, "owner", vq->owner[i] - 1u);
+			goto fail;
+		}
+		if (d.flags & ~VRING_DESC_F_KNOWN) {
+			ret = hvq_reject(vq, HVQ_E_DESC_UNKNOWN_FLAGS,
+					 "head", head, "desc", i,
+					 "flags", d.flags);
+			goto fail;
+		}
+		if (n == 0 && !(d.flags & VRING_DESC_F_HEAD)) {
+			ret = hvq_reject(vq, HVQ_E_AVAIL_NOT_HEAD, "head", head,
+					 "flags", d.flags, NULL, 0);
+			goto fail;
+		}
+		if (n > 0 && (d.flags & VRING_DESC_F_HEAD)) {
+			ret = hvq_reject(vq, HVQ_E_DESC_MIDDLE_HEAD,
+					 "head", head, "desc", i,
+					 "flags", d.flags);
+			goto fail;
+		}
+		if (d.len == 0) {
+			ret = hvq_reject(vq, HVQ_E_DESC_ZERO_LEN, "head", head,
+					 "desc", i, NULL, 0);
+			goto fail;
+		}
+		p = vring_mem_desc_ptr(vq->mem, d.pfn, d.offset, d.len);
+		if (!p) {
+			ret = hvq_reject(vq, HVQ_E_DESC_BAD_ADDR, "desc", i,
+					 "gpa", ((uint64_t)d.pfn <<
+						 VRING_PAGE_SHIFT) + d.offset,
+					 "len", d.len);
+			goto fail;
+		}
+		if (d.flags & VRING_DESC_F_WRITE) {
+			c->in_num++;
+			c->in_len += d.len;
+		} else if (c->in_num) {
+			ret = hvq_reject(vq, HVQ_E_DESC_OUT_AFTER_IN,
+					 "head", head, "desc", i, NULL, 0);
+			goto fail;
+		} else {
+			c->out_num++;
+			c->out_len += d.len;
+		}
+		c->iov[n].iov_base = p;
+		c->iov[n].iov_len = d.len;
+		vq->owner[i] = mark;
+		n++;
+		if (!(d.flags & VRING_DESC_F_NEXT))
+			break;
+		if (d.next >= vq->vr.num) {
+			ret = hvq_reject(vq, HVQ_E_DESC_NEXT_RANGE,
+					 "head", head, "desc", i,
+					 "next", d.next);
+			goto fail;
+		}
+		vq->link[i] = (uint16_t)d.next;
+		i = d.next;
+	}
+	/* Owner marks bound the walk: n distinct descriptors, n <= num. */
+	vq->chain_len[head] = (uint16_t)n;
+	vq->in_flight++;
+	return 0;
+
+fail:
+	release_partial(vq, head, n);
+	return ret;
+}
+
+int hvq_pop(struct hvq *vq, struct hvq_chain *c)
+{
+	uint32_t head;
+	int ret = hvq_get_available(vq, &head);
+
+	if (ret <= 0)
+		return ret;
+	ret = hvq_gather_chain(vq, head, c);
+	return ret ? ret : 1;
+}
+
+void hvq_add_used(struct hvq *vq, uint32_t head, uint32_t len)
+{
+	uint32_t i = head, n;
+
+	assert(head < vq->vr.num && vq->chain_len[head]);
+	for (n = vq->chain_len[head]; n--; i = vq->link[i])
+		vq->owner[i] = 0;
+	vq->chain_len[head] = 0;
+	vq->in_flight--;
+	vring_used_elem_write(&vq->vr, vq->used_idx_shadow, head, len);
+	vq->used_idx_shadow++;
+}
+
+int hvq_notify(struct hvq *vq)
+{
+	if (vq->used_idx_shadow == vq->used_idx_published)
+		return 0;
+	vq->used_idx_published = vq->used_idx_shadow;
+	/* Barrier B (pairs with gvq_get_buf's acquire): used entries before
+	 * the idx that hands them to the driver. */
+	vring_used_idx_release(&vq->vr, vq->used_idx_shadow);
+	vq->ops->interrupt(vq->ctx);
+	return 1;
+}
+
+const struct vring_detection *hvq_detection(const struct hvq *vq)
+{
+	return vq->err ? &vq->det : NULL;
+}
+
+enum hvq_err hvq_error(const struct hvq *vq)
+{
+	return vq->err;
+}
+
+unsigned int hvq_in_flight(const struct hvq *vq)
+{
+	return vq->in_flight;
+}
