@@ -1,0 +1,235 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The command line.  Kept apart from main() so that tests (and later a
+ * fuzzer) can drive it: every usage error is one line and status 2.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sim.h"
+
+#define DEFAULT_REQUESTS	1000000u
+#define DEFAULT_BATCH		32u
+#define DEFAULT_GUEST_MEM	(16u << 20)
+
+enum {
+	OPT_DEVICE = 256,
+	OPT_REQUESTS,
+	OPT_QUEUE_SIZE,
+	OPT_CHAIN,
+	OPT_SEED,
+	OPT_START_INDEX,
+	OPT_BATCH,
+	OPT_GUEST_MEM,
+	OPT_JSON,
+	OPT_HELP,
+};
+
+static const struct option options[] = {
+	{ "device",	required_argument, NULL, OPT_DEVICE },
+	{ "requests",	required_argument, NULL, OPT_REQUESTS },
+	{ "queue-size",	required_argument, NULL, OPT_QUEUE_SIZE },
+	{ "chain",	required_argument, NULL, OPT_CHAIN },
+	{ "seed",	required_argument, NULL, OPT_SEED },
+	{ "start-index", required_argument, NULL, OPT_START_INDEX },
+	{ "batch",	required_argument, NULL, OPT_BATCH },
+	{ "guest-mem",	required_argument, NULL, OPT_GUEST_MEM },
+	{ "json",	no_argument,	   NULL, OPT_JSON },
+	{ "help",	no_argument,	   NULL, OPT_HELP },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const char usage_text[] =
+"usage: vqsim [options]\n"
+"Runs a guest driver and a host device on two threads over the 2007 lguest\n"
+"descriptor ring and verifies every buffer.\n"
+"\n"
+"  --device null        the device to run (repeatable; default null)\n"
+"  --requests N         requests per device (default 1000000)\n"
+"  --queue-size N       power of two, 2..256 (default 256)\n"
+"  --chain OUT:IN       readable and writable descriptors per request (1:1)\n"
+"  --seed N             seed for every random choice (default: new each run)\n"
+"  --start-index N      start every free-running index at N (wrap testing)\n"
+"  --batch N            kick once per N buffers added (default 32)\n"
+"  --guest-mem MIB      guest memory in MiB (default 16)\n"
+"  --json               print the summary as JSON\n"
+"  --help               this text\n"
+"\n"
+"Exit status: 0 all verified, 1 a check fired or verification failed,\n"
+"2 usage error.\n";
+
+void sim_config_default(struct sim_config *cfg)
+{
+	struct timespec ts;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->devices = SIM_DEV_NULL;
+	cfg->requests = DEFAULT_REQUESTS;
+	cfg->queue_size = VRING_MAX_SIZE;
+	cfg->chain_out = 1;
+	cfg->chain_in = 1;
+	cfg->batch = DEFAULT_BATCH;
+	cfg->guest_mem = DEFAULT_GUEST_MEM;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	cfg->seed = ((uint64_t)ts.tv_sec * 1000000007u) ^
+		    (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 32);
+}
+
+static int usage_error(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return 2;
+}
+
+/* A whole unsigned number, decimal or 0x hex, at most max. */
+static int parse_u64(const char *s, uint64_t max, uint64_t *v)
+{
+	char *end;
+	unsigned long long x;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	x = strtoull(s, &end, 0);
+	if (errno || *end || x > max)
+		return -1;
+	*v = x;
+	return 0;
+}
+
+static int parse_device(const char *s, unsigned int *devices)
+{
+	if (!strcmp(s, "null")) {
+		*devices |= SIM_DEV_NULL;
+		return 0;
+	}
+	return -1;
+}
+
+int sim_parse_args(int argc, char **argv, struct sim_config *cfg, FILE *out,
+		   char *err, size_t errlen)
+{
+	bool devices_given = false;
+	uint64_t v;
+	int c;
+
+	opterr = 0;
+	optind = 0;	/* glibc: 0 re-initialises, so tests can call us again */
+	while ((c = getopt_long(argc, argv, ":", options, NULL)) != -1) {
+		switch (c) {
+		case OPT_DEVICE:
+			/* The first --device replaces the default set. */
+			if (!devices_given)
+				cfg->devices = 0;
+			devices_given = true;
+			if (parse_device(optarg, &cfg->devices))
+				return usage_error(err, errlen,
+					"--device '%s': unknown device (expected null)",
+					optarg);
+			break;
+		case OPT_REQUESTS:
+			if (parse_u64(optarg, INT64_MAX, &cfg->requests))
+				return usage_error(err, errlen,
+					"--requests '%s': expected a whole number",
+					optarg);
+			break;
+		case OPT_QUEUE_SIZE:
+			if (parse_u64(optarg, VRING_MAX_SIZE, &v) ||
+			    !vring_size_valid((uint32_t)v))
+				return usage_error(err, errlen,
+					"--queue-size '%s': expected a power of two from %u to %u",
+					optarg, VRING_MIN_SIZE, VRING_MAX_SIZE);
+			cfg->queue_size = (uint32_t)v;
+			break;
+		case OPT_CHAIN: {
+			const char *colon = strchr(optarg, ':');
+			char outs[24];
+			uint64_t o, i;
+
+			if (!colon || (size_t)(colon - optarg) >= sizeof(outs))
+				goto bad_chain;
+			memcpy(outs, optarg, (size_t)(colon - optarg));
+			outs[colon - optarg] = '\0';
+			if (parse_u64(outs, VRING_MAX_SIZE, &o) ||
+			    parse_u64(colon + 1, VRING_MAX_SIZE, &i) ||
+			    o + i == 0)
+				goto bad_chain;
+			cfg->chain_out = (uint32_t)o;
+			cfg->chain_in = (uint32_t)i;
+			break;
+bad_chain:
+			return usage_error(err, errlen,
+				"--chain '%s': expected OUT:IN, two counts of descriptors, not both 0",
+				optarg);
+		}
+		case OPT_SEED:
+			if (parse_u64(optarg, UINT64_MAX, &cfg->seed))
+				return usage_error(err, errlen,
+					"--seed '%s': expected a whole number",
+					optarg);
+			break;
+		case OPT_START_INDEX:
+			if (parse_u64(optarg, UINT32_MAX, &v))
+				return usage_error(err, errlen,
+					"--start-index '%s': expected a whole number below 2^32",
+					optarg);
+			cfg->start_index = (uint32_t)v;
+			break;
+		case OPT_BATCH:
+			if (parse_u64(optarg, UINT32_MAX, &v) || v == 0)
+				return usage_error(err, errlen,
+					"--batch '%s': expected a whole number from 1",
+					optarg);
+			cfg->batch = (uint32_t)v;
+			break;
+		case OPT_GUEST_MEM:
+			if (parse_u64(optarg, 65536, &v) || v == 0)
+				return usage_error(err, errlen,
+					"--guest-mem '%s': expected MiB from 1 to 65536",
+					optarg);
+			cfg->guest_mem = v << 20;
+			break;
+		case OPT_JSON:
+			cfg->json = true;
+			break;
+		case OPT_HELP:
+			fputs(usage_text, out);
+			return 1;
+		case ':':
+			return usage_error(err, errlen, "%s: needs a value",
+					   argv[optind - 1]);
+		default:
+			/* optopt names an unknown short option; for a long
+			 * one it is 0 and getopt has moved past it. */
+			if (optopt)
+				return usage_error(err, errlen,
+					"unknown option '-%c' (see --help)",
+					optopt);
+			return usage_error(err, errlen,
+					   "unknown option '%s' (see --help)",
+					   argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return usage_error(err, errlen,
+				   "unexpected argument '%s' (see --help)",
+				   argv[optind]);
+	if (cfg->chain_out + cfg->chain_in > cfg->queue_size)
+		return usage_error(err, errlen,
+			"--chain %" PRIu32 ":%" PRIu32 ": %" PRIu32
+			" descriptors do not fit a queue of %" PRIu32,
+			cfg->chain_out, cfg->chain_in,
+			cfg->chain_out + cfg->chain_in, cfg->queue_size);
+	return 0;
+}

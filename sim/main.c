@@ -1,0 +1,37 @@
+// SPDX-License-Identifier: MIT
+/*
+ * vqsim: parse the command line, run, report.  Exit status 0 when every
+ * buffer was verified and no check fired, 1 otherwise, 2 for usage errors.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim.h"
+
+int main(int argc, char **argv)
+{
+	struct sim_config cfg;
+	struct sim_result res;
+	char err[256];
+	int ret;
+
+	sim_config_default(&cfg);
+	ret = sim_parse_args(argc, argv, &cfg, stdout, err, sizeof(err));
+	if (ret == 1)
+		return 0;
+	if (ret) {
+		fprintf(stderr, "vqsim: %s\n", err);
+		return 2;
+	}
+	ret = sim_run_threaded(&cfg, &res);
+	if (ret) {
+		fprintf(stderr, "vqsim: cannot set up the simulation: %s\n",
+			strerror(-ret));
+		return 1;
+	}
+	if (cfg.json)
+		sim_print_json(stdout, &res);
+	else
+		sim_print_summary(stdout, &res);
+	return res.ok ? 0 : 1;
+}

@@ -1,0 +1,255 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The guest's workload for the null device: keep the ring as full as the
+ * request count allows, kick once per batch, and check every echo.  Each
+ * request fills its readable buffers with bytes derived from the seed and
+ * its sequence number and poisons its writable ones, so a completion proves
+ * exactly which bytes the device copied and that it wrote no others.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "rng.h"
+#include "workload.h"
+
+#define NULL_MAX_BUF	256u	/* bytes per descriptor, at most */
+
+struct null_req {
+	uint64_t seq;		/* which request this slot carries now */
+	uint64_t base;		/* guest-physical start of the slot's area */
+	uint32_t out_len, in_len;
+	struct null_req *next_free;
+	struct gvq_sg sg[];	/* chain_out readable, then chain_in writable */
+};
+
+struct null_wl {
+	struct gvq *vq;
+	const struct vring_mem *mem;
+	uint64_t seed, rng;
+	uint64_t requests, submitted, completed, bytes, mismatches;
+	uint32_t out_num, in_num, batch, added_since_kick;
+	bool touches_data;	/* something to copy: both parts non-empty */
+	uint32_t nslots, slot_pages;
+	int64_t first_pfn;
+	struct null_req *free_slots;
+	uint8_t *slots;		/* nslots null_reqs of slot_size bytes */
+	size_t slot_size;
+};
+
+static struct null_req *slot_at(const struct null_wl *w, uint32_t i)
+{
+	return (struct null_req *)(w->slots + (size_t)i * w->slot_size);
+}
+
+struct null_wl *null_wl_create(const struct sim_config *cfg,
+			       const struct vring_mem *mem,
+			       struct gvq_pages *pages, struct gvq *vq)
+{
+	uint32_t n = cfg->chain_out + cfg->chain_in, i;
+	struct null_wl *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		return NULL;
+	w->vq = vq;
+	w->mem = mem;
+	w->seed = w->rng = cfg->seed;
+	w->requests = cfg->requests;
+	w->out_num = cfg->chain_out;
+	w->in_num = cfg->chain_in;
+	w->batch = cfg->batch;
+	w->touches_data = cfg->chain_out && cfg->chain_in;
+	/* At most queue_size / n chains fit in the ring at once. */
+	w->nslots = cfg->queue_size / n;
+	w->slot_pages = (n * NULL_MAX_BUF + VRING_PAGE_SIZE - 1) /
+			VRING_PAGE_SIZE;
+	w->slot_size = sizeof(struct null_req) + n * sizeof(struct gvq_sg);
+	w->slots = calloc(w->nslots, w->slot_size);
+	w->first_pfn = gvq_pages_alloc(pages, w->nslots * w->slot_pages);
+	if (!w->slots || w->first_pfn < 0) {
+		if (w->first_pfn >= 0)
+			gvq_pages_free(pages, (uint32_t)w->first_pfn,
+				       w->nslots * w->slot_pages);
+		free(w->slots);
+		free(w);
+		return NULL;
+	}
+	for (i = w->nslots; i--; ) {
+		struct null_req *r = slot_at(w, i);
+
+		r->base = ((uint64_t)w->first_pfn + (uint64_t)i * w->slot_pages)
+			  << VRING_PAGE_SHIFT;
+		r->next_free = w->free_slots;
+		w->free_slots = r;
+	}
+	return w;
+}
+
+void null_wl_destroy(struct null_wl *w, struct gvq_pages *pages)
+{
+	if (!w)
+		return;
+	gvq_pages_free(pages, (uint32_t)w->first_pfn,
+		       w->nslots * w->slot_pages);
+	free(w->slots);
+	free(w);
+}
+
+static void *guest_ptr(const struct null_wl *w, const struct gvq_sg *sg)
+{
+	void *p = vring_mem_at(w->mem, sg->addr, sg->len);
+
+	assert(p);	/* our own buffers: inside guest memory by construction */
+	return p;
+}
+
+/* The bytes of a buffer, a function of (seed, request, buffer, kind). */
+static uint64_t pattern_key(const struct null_wl *w, uint64_t seq,
+			    uint32_t buf, uint64_t kind)
+{
+	uint64_t s = w->seed ^ (seq * 0xd6e8feb86659fd93ull) ^
+		     ((uint64_t)buf << 48) ^ kind;
+
+	return rng_next(&s);
+}
+
+#define KIND_DATA	0
+#define KIND_POISON	0x5a5a5a5a5a5a5a5aull
+
+static void pattern_fill(uint8_t *p, size_t len, uint64_t key)
+{
+	uint64_t v;
+
+	for (; len >= 8; p += 8, len -= 8) {
+		v = rng_next(&key);
+		memcpy(p, &v, 8);
+	}
+	if (len) {
+		v = rng_next(&key);
+		memcpy(p, &v, len);
+	}
+}
+
+static void prepare(struct null_wl *w, struct null_req *r)
+{
+	uint32_t n = w->out_num + w->in_num, k;
+	uint64_t gpa = r->base;
+
+	r->seq = w->submitted;
+	r->out_len = r->in_len = 0;
+	for (k = 0; k < n; k++) {
+		struct gvq_sg *sg = &r->sg[k];
+
+		sg->addr = gpa;
+		sg->len = rng_range(&w->rng, 1, NULL_MAX_BUF);
+		gpa += NULL_MAX_BUF;
+		if (k < w->out_num)
+			r->out_len += sg->len;
+		else
+			r->in_len += sg->len;
+		if (w->touches_data)
+			pattern_fill(guest_ptr(w, sg), sg->len,
+				     pattern_key(w, r->seq, k, k < w->out_num ?
+						 KIND_DATA : KIND_POISON));
+	}
+}
+
+/*
+ * The writable buffers must hold the readable bytes, in order, for exactly
+ * len bytes, and their poison after that.
+ */
+static bool echo_ok(const struct null_wl *w, const struct null_req *r,
+		    uint32_t len)
+{
+	uint32_t expect = r->out_len < r->in_len ? r->out_len : r->in_len;
+	uint32_t src = 0, src_off = 0, k;
+	uint8_t poison[NULL_MAX_BUF];
+
+	if (len != expect)
+		return false;
+	if (!w->touches_data)
+		return true;
+	for (k = w->out_num; k < w->out_num + w->in_num; k++) {
+		const uint8_t *dst = guest_ptr(w, &r->sg[k]);
+		uint32_t dst_len = r->sg[k].len, done = 0;
+
+		while (done < dst_len && src < w->out_num) {
+			const uint8_t *s = guest_ptr(w, &r->sg[src]);
+			uint32_t chunk = r->sg[src].len - src_off;
+
+			if (chunk > dst_len - done)
+				chunk = dst_len - done;
+			if (memcmp(dst + done, s + src_off, chunk))
+				return false;
+			done += chunk;
+			src_off += chunk;
+			if (src_off == r->sg[src].len) {
+				src++;
+				src_off = 0;
+			}
+		}
+		if (done < dst_len) {
+			pattern_fill(poison, dst_len, pattern_key(w, r->seq, k,
+								  KIND_POISON));
+			if (memcmp(dst + done, poison + done, dst_len - done))
+				return false;
+		}
+	}
+	return true;
+}
+
+enum wl_step null_wl_step(struct null_wl *w)
+{
+	struct null_req *r;
+	uint32_t len;
+	int ret;
+
+	if (gvq_error(w->vq))
+		return WL_DONE;
+	r = gvq_get_buf(w->vq, &len);
+	if (r) {
+		if (!echo_ok(w, r, len))
+			w->mismatches++;
+		w->completed++;
+		w->bytes += len;
+		r->next_free = w->free_slots;
+		w->free_slots = r;
+		return WL_PROGRESS;
+	}
+	if (gvq_error(w->vq))
+		return WL_DONE;
+	if (w->submitted < w->requests && w->free_slots) {
+		r = w->free_slots;
+		prepare(w, r);
+		ret = gvq_add_buf(w->vq, r->sg, w->out_num,
+				  r->sg + w->out_num, w->in_num, r);
+		/* A slot is free only if its descriptors are: no ENOSPC. */
+		assert(ret == 0);
+		(void)ret;
+		w->free_slots = r->next_free;
+		w->submitted++;
+		if (++w->added_since_kick >= w->batch) {
+			gvq_kick(w->vq);
+			w->added_since_kick = 0;
+		}
+		return WL_PROGRESS;
+	}
+	if (w->added_since_kick) {
+		gvq_kick(w->vq);
+		w->added_since_kick = 0;
+		return WL_PROGRESS;
+	}
+	if (w->completed == w->requests)
+		return WL_DONE;
+	return gvq_restart(w->vq) ? WL_PROGRESS : WL_IDLE;
+}
+
+void null_wl_result(const struct null_wl *w, struct sim_dev_result *r)
+{
+	r->name = "null";
+	r->requests = w->requests;
+	r->completed = w->completed;
+	r->bytes = w->bytes;
+	r->in_flight = w->submitted - w->completed;
+	r->mismatches = w->mismatches;
+	r->verified = !w->mismatches && w->completed == w->requests;
+}

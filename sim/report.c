@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The run's summary, for a person and as JSON (DESIGN.md section 6).
+ */
+#include <inttypes.h>
+
+#include "sim.h"
+
+static double per(uint64_t a, uint64_t b)
+{
+	return b ? (double)a / (double)b : 0.0;
+}
+
+static void print_values(FILE *f, const struct vring_detection *det,
+			 const char *fmt_sep, const char *fmt_val)
+{
+	unsigned int i;
+
+	for (i = 0; i < det->nvalues; i++) {
+		if (i)
+			fputs(fmt_sep, f);
+		fprintf(f, fmt_val, det->values[i].name,
+			det->values[i].value);
+	}
+}
+
+void sim_print_summary(FILE *f, const struct sim_result *res)
+{
+	uint64_t completed = 0;
+	unsigned int i;
+
+	fprintf(f, "vqsim: seed %" PRIu64 ", threaded\n", res->seed);
+	for (i = 0; i < res->ndevs; i++) {
+		const struct sim_dev_result *d = &res->devs[i];
+
+		completed += d->completed;
+		fprintf(f, "  %-5s queue %3" PRIu32 "  completed %" PRIu64 "/%"
+			PRIu64 "  bytes %" PRIu64 "  kicks/buf %.4f"
+			"  irqs/buf %.4f  %s\n",
+			d->name, d->queue_size, d->completed, d->requests,
+			d->bytes, per(d->kicks, d->completed),
+			per(d->interrupts, d->completed),
+			d->verified ? "verified" : "NOT VERIFIED");
+		if (d->mismatches)
+			fprintf(f, "        %" PRIu64 " completions did not "
+				"match what was sent\n", d->mismatches);
+		if (d->in_flight)
+			fprintf(f, "        %" PRIu64 " requests were in flight "
+				"when the run stopped\n", d->in_flight);
+	}
+	for (i = 0; i < res->ndetections; i++) {
+		const struct sim_detection *d = &res->detections[i];
+
+		fprintf(f, "  detected: %s %s on queue %s (", d->side,
+			d->det.check, d->queue);
+		print_values(f, &d->det, ", ", "%s %" PRIu64);
+		fputs(")\n", f);
+	}
+	fprintf(f, "  %.3f M buffers/s over %.3f s\n",
+		res->elapsed_s > 0 ? (double)completed / res->elapsed_s / 1e6 :
+		0.0, res->elapsed_s);
+	fprintf(f, "%s\n", res->ok ? "ok" : "FAILED");
+}
+
+void sim_print_json(FILE *f, const struct sim_result *res)
+{
+	unsigned int i;
+
+	/* Every string here is one of our own identifiers: no escaping. */
+	fprintf(f, "{\"ok\": %s, \"seed\": %" PRIu64 ", \"runner\": \"threaded\", "
+		"\"devices\": [", res->ok ? "true" : "false", res->seed);
+	for (i = 0; i < res->ndevs; i++) {
+		const struct sim_dev_result *d = &res->devs[i];
+
+		fprintf(f, "%s{\"name\": \"%s\", \"queue_size\": %" PRIu32
+			", \"requests\": %" PRIu64 ", \"completed\": %" PRIu64
+			", \"bytes\": %" PRIu64 ", \"kicks\": %" PRIu64
+			", \"interrupts\": %" PRIu64 ", \"in_flight\": %" PRIu64
+			", \"mismatches\": %" PRIu64 ", \"verified\": %s}",
+			i ? ", " : "", d->name, d->queue_size, d->requests,
+			d->completed, d->bytes, d->kicks, d->interrupts,
+			d->in_flight, d->mismatches,
+			d->verified ? "true" : "false");
+	}
+	fputs("], \"detections\": [", f);
+	for (i = 0; i < res->ndetections; i++) {
+		const struct sim_detection *d = &res->detections[i];
+
+		fprintf(f, "%s{\"side\": \"%s\", \"check\": \"%s\", "
+			"\"queue\": \"%s\", \"values\": {", i ? ", " : "",
+			d->side, d->det.check, d->queue);
+		print_values(f, &d->det, ", ", "\"%s\": %" PRIu64);
+		fputs("}}", f);
+	}
+	fprintf(f, "], \"elapsed_s\": %.6f}\n", res->elapsed_s);
+}

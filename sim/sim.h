@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The simulator: it places the queues in guest memory, wires the driver and
+ * the device together through notifications, runs the workloads and reports.
+ * The only layer that knows about threads, eventfds and the command line.
+ */
+#ifndef VQSIM_SIM_H
+#define VQSIM_SIM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "vring.h"
+
+enum sim_device {
+	SIM_DEV_NULL = 1u << 0,
+};
+
+struct sim_config {
+	unsigned int devices;		/* SIM_DEV_* */
+	uint64_t requests;		/* per device */
+	uint32_t queue_size;
+	uint32_t chain_out, chain_in;	/* null device descriptors per request */
+	uint64_t seed;
+	uint32_t start_index;
+	uint32_t batch;			/* kick once per this many adds */
+	uint64_t guest_mem;		/* bytes of guest RAM */
+	bool json;
+};
+
+#define SIM_MAX_QUEUES 4
+#define SIM_MAX_DETECTIONS (2 * SIM_MAX_QUEUES)
+
+struct sim_dev_result {
+	const char *name;
+	uint32_t queue_size;
+	uint64_t requests;
+	uint64_t completed;
+	uint64_t bytes;			/* bytes the device wrote to the guest */
+	uint64_t kicks;
+	uint64_t interrupts;
+	uint64_t in_flight;		/* posted, never completed */
+	uint64_t mismatches;		/* completions that failed verification */
+	bool verified;
+};
+
+struct sim_detection {
+	const char *side;		/* "host" or "guest" */
+	const char *queue;
+	struct vring_detection det;
+};
+
+struct sim_result {
+	bool ok;
+	uint64_t seed;
+	unsigned int ndevs;
+	struct sim_dev_result devs[SIM_MAX_QUEUES];
+	unsigned int ndetections;
+	struct sim_detection detections[SIM_MAX_DETECTIONS];
+	double elapsed_s;
+};
+
+/* Defaults for everything, with a seed that differs from run to run. */
+void sim_config_default(struct sim_config *cfg);
+
+/*
+ * Parse the command line into cfg.  Returns 0 to run, 1 if --help was
+ * printed to out, or 2 with one line (no newline) describing a usage error
+ * in err[errlen].
+ */
+int sim_parse_args(int argc, char **argv, struct sim_config *cfg, FILE *out,
+		   char *err, size_t errlen);
+
+/*
+ * Run the simulation cfg describes on two threads.  Returns 0 with *res
+ * filled in, or a negative errno if the simulation could not be set up.
+ */
+int sim_run_threaded(const struct sim_config *cfg, struct sim_result *res);
+
+void sim_print_summary(FILE *f, const struct sim_result *res);
+void sim_print_json(FILE *f, const struct sim_result *res);
+
+#endif
