@@ -121,8 +121,11 @@ int hvq_get_available(struct hvq *vq, uint32_t *head)
 		if (avail_idx == vq->last_avail_idx)
 			return 0;
 		/* Stricter than the seed's "a queue past what we consumed":
-		 * a driver can have at most num chains not yet used. */
-		if (vring_idx_dist(avail_idx, vq->used_idx_shadow) > vq->vr.num)
+		 * a driver can have at most num chains not yet used, and
+		 * an index that went backwards is a jump of almost 2^32. */
+		if (vring_idx_dist(avail_idx, vq->last_avail_idx) >
+		    vq->vr.num - vring_idx_dist(vq->last_avail_idx,
+						 vq->used_idx_shadow))
 			return hvq_reject(vq, HVQ_E_AVAIL_IDX_JUMP,
 					  "avail_idx", avail_idx,
 					  "last_avail_idx", vq->last_avail_idx,
