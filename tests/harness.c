@@ -1,0 +1,37 @@
+// SPDX-License-Identifier: MIT
+/* Guest memory with one queue, and the byte-level mocks of either side. */
+#include <stdlib.h>
+
+#include <check.h>
+
+#include "harness.h"
+
+void mock_ring_init(struct mock_ring *m, uint32_t num, uint32_t start_idx)
+{
+	memset(m, 0, sizeof(*m));
+	ck_assert_int_eq(vring_mem_map(&m->mem, MOCK_MEM_SIZE), 0);
+	m->pages = m->mem.base + ((uint64_t)MOCK_QUEUE_PFN << VRING_PAGE_SHIFT);
+	vring_init(&m->vr, m->pages, num);
+	vring_reset(&m->vr, start_idx);
+	m->num = num;
+	m->start_idx = m->avail_idx = m->used_idx = start_idx;
+}
+
+void mock_ring_fini(struct mock_ring *m)
+{
+	vring_mem_unmap(&m->mem);
+}
+
+void *mock_mem_snapshot(const struct mock_ring *m)
+{
+	void *snap = malloc(m->mem.size);
+
+	ck_assert_ptr_nonnull(snap);
+	memcpy(snap, m->mem.base, m->mem.size);
+	return snap;
+}
+
+int mock_mem_unchanged(const struct mock_ring *m, const void *snap)
+{
+	return memcmp(snap, m->mem.base, m->mem.size) == 0;
+}

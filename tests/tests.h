@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: MIT */
+/* The suites tests/check_main.c runs, one per layer. */
+#ifndef VQSIM_TESTS_H
+#define VQSIM_TESTS_H
+
+#include <check.h>
+
+Suite *ring_suite(void);
+Suite *guestdrv_suite(void);
+Suite *hostdev_suite(void);
+Suite *sim_suite(void);
+
+#endif
