@@ -33,9 +33,13 @@ struct gvq_sg {
 	uint32_t len;
 };
 
-/* How the driver notifies the device; provided by whoever runs it. */
+/* What the driver needs from whoever runs it. */
 struct gvq_ops {
+	/* Notify the device (the hypercall). */
 	void (*kick)(void *ctx);
+	/* Optional: told of every ring event, in order, on the caller's
+	 * thread; ev is valid only during the call. */
+	void (*event)(void *ctx, const struct vring_event *ev);
 };
 
 /*

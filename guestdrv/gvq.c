@@ -85,6 +85,17 @@ void gvq_destroy(struct gvq *vq)
 	free(vq);
 }
 
+static void emit(const struct gvq *vq, enum vring_event_type type,
+		 uint32_t idx, uint32_t head, uint32_t ndesc, uint64_t a)
+{
+	struct vring_event ev = {
+		.type = type, .idx = idx, .head = head, .ndesc = ndesc, .a = a,
+	};
+
+	if (vq->ops->event)
+		vq->ops->event(vq->ctx, &ev);
+}
+
 /* Latch the queue broken with what the check saw (the seed's BAD_SIDE). */
 static void bad_device(struct gvq *vq, enum gvq_err err,
 		       const char *n0, uint64_t v0, const char *n1, uint64_t v1,
@@ -101,6 +112,12 @@ static void bad_device(struct gvq *vq, enum gvq_err err,
 		vq->det.values[i].name = names[i];
 		vq->det.values[i].value = vals[i];
 		vq->det.nvalues++;
+	}
+	if (vq->ops->event) {
+		struct vring_event ev = { .type = VRING_EV_CHECK,
+					  .det = &vq->det };
+
+		vq->ops->event(vq->ctx, &ev);
 	}
 }
 
@@ -164,6 +181,16 @@ int gvq_add_buf(struct gvq *vq, const struct gvq_sg *out, unsigned int out_num,
 	vq->avail_head[vring_slot(vq->avail_idx_shadow, vq->vr.num)] =
 		(uint16_t)head;
 	vring_avail_ring_write(&vq->vr, vq->avail_idx_shadow, head);
+	if (vq->ops->event) {
+		struct vring_event ev = {
+			.type = VRING_EV_ADD, .idx = vq->avail_idx_shadow,
+			.head = head, .ndesc = n, .b = in_len,
+		};
+
+		for (k = 0; k < out_num; k++)
+			ev.a += out[k].len;
+		vq->ops->event(vq->ctx, &ev);
+	}
 	vq->avail_idx_shadow++;
 	vq->num_added++;
 	return 0;
@@ -181,11 +208,13 @@ int gvq_kick(struct gvq *vq)
 	     idx != vq->avail_idx_shadow; idx++)
 		vq->posted[vq->avail_head[vring_slot(idx, vq->vr.num)]]
 			.published = 1;
-	vq->num_added = 0;
 
 	/* Barrier A (pairs with hvq_get_available's acquire): descriptors and
 	 * available slots before the idx that makes them the device's. */
 	vring_avail_idx_release(&vq->vr, vq->avail_idx_shadow);
+	emit(vq, VRING_EV_PUBLISH, vq->avail_idx_shadow, 0, 0, vq->num_added);
+	vq->num_added = 0;
+	emit(vq, VRING_EV_KICK, vq->avail_idx_shadow, 0, 0, 0);
 	vq->ops->kick(vq->ctx);
 	return 1;
 }
@@ -205,6 +234,7 @@ static void *detach_buf(struct gvq *vq, uint32_t head)
 	vq->num_free += p->ndesc;
 	/* A stale HEAD would make a dump of the ring lie about what is live. */
 	vring_desc_set_flags(&vq->vr, head, 0);
+	emit(vq, VRING_EV_DETACH, 0, head, p->ndesc, 0);
 	memset(p, 0, sizeof(*p));
 	return token;
 }
@@ -255,6 +285,7 @@ void *gvq_get_buf(struct gvq *vq, uint32_t *len)
 			   "writable", p->in_len);
 		return NULL;
 	}
+	emit(vq, VRING_EV_GET_BUF, vq->last_used_idx, e.id, p->ndesc, e.len);
 	vq->last_used_idx++;
 	*len = e.len;
 	return detach_buf(vq, e.id);
@@ -267,11 +298,14 @@ int gvq_restart(struct gvq *vq)
 	 * window to close here yet; the caller still asks, because an entry
 	 * may have landed between its last get_buf and now.
 	 */
+	int more;
+
 	if (vq->err)
 		return 1;
-	if (vq->last_used_idx != vq->used_idx_seen)
-		return 1;
-	return vring_used_idx_acquire(&vq->vr) != vq->last_used_idx;
+	more = vq->last_used_idx != vq->used_idx_seen ||
+	       vring_used_idx_acquire(&vq->vr) != vq->last_used_idx;
+	emit(vq, VRING_EV_RESTART, vq->last_used_idx, 0, 0, (uint64_t)more);
+	return more;
 }
 
 void *gvq_detach_unused(struct gvq *vq)

@@ -38,9 +38,13 @@ enum hvq_err {
 /* The stable check id of err ("desc_next_range", ...). */
 const char *hvq_check_name(enum hvq_err err);
 
-/* How the device interrupts the driver; provided by whoever runs it. */
+/* What the device needs from whoever runs it. */
 struct hvq_ops {
+	/* Interrupt the driver. */
 	void (*interrupt)(void *ctx);
+	/* Optional: told of every ring event, in order, on the caller's
+	 * thread; ev is valid only during the call. */
+	void (*event)(void *ctx, const struct vring_event *ev);
 };
 
 /* One gathered chain: iov[0, out_num) readable, then in_num writable, every

@@ -86,6 +86,19 @@ void hvq_destroy(struct hvq *vq)
 	free(vq);
 }
 
+static void emit(const struct hvq *vq, enum vring_event_type type,
+		 uint32_t idx, uint32_t head, uint32_t ndesc, uint64_t a,
+		 uint64_t b)
+{
+	struct vring_event ev = {
+		.type = type, .idx = idx, .head = head, .ndesc = ndesc,
+		.a = a, .b = b,
+	};
+
+	if (vq->ops->event)
+		vq->ops->event(vq->ctx, &ev);
+}
+
 int hvq_reject(struct hvq *vq, enum hvq_err err, const char *n0, uint64_t v0,
 	       const char *n1, uint64_t v1, const char *n2, uint64_t v2)
 {
@@ -103,6 +116,12 @@ int hvq_reject(struct hvq *vq, enum hvq_err err, const char *n0, uint64_t v0,
 		vq->det.values[i].name = names[i];
 		vq->det.values[i].value = vals[i];
 		vq->det.nvalues++;
+	}
+	if (vq->ops->event) {
+		struct vring_event ev = { .type = VRING_EV_CHECK,
+					  .det = &vq->det };
+
+		vq->ops->event(vq->ctx, &ev);
 	}
 	return -EIO;
 }
@@ -141,6 +160,7 @@ int hvq_get_available(struct hvq *vq, uint32_t *head)
 	if (vq->chain_len[h])
 		return hvq_reject(vq, HVQ_E_AVAIL_HEAD_BUSY, "head", h,
 				  "avail_idx", vq->last_avail_idx, NULL, 0);
+	emit(vq, VRING_EV_CONSUME, vq->last_avail_idx, h, 0, 0, 0);
 	vq->last_avail_idx++;
 	*head = h;
 	return 1;
@@ -245,6 +265,7 @@ int hvq_gather_chain(struct hvq *vq, uint32_t head, struct hvq_chain *c)
 	/* Owner marks bound the walk: n distinct descriptors, n <= num. */
 	vq->chain_len[head] = (uint16_t)n;
 	vq->in_flight++;
+	emit(vq, VRING_EV_GATHER, 0, head, n, c->out_len, c->in_len);
 	return 0;
 
 fail:
@@ -273,17 +294,22 @@ void hvq_add_used(struct hvq *vq, uint32_t head, uint32_t len)
 	vq->chain_len[head] = 0;
 	vq->in_flight--;
 	vring_used_elem_write(&vq->vr, vq->used_idx_shadow, head, len);
+	emit(vq, VRING_EV_USE, vq->used_idx_shadow, head, 0, len, 0);
 	vq->used_idx_shadow++;
 }
 
 int hvq_notify(struct hvq *vq)
 {
-	if (vq->used_idx_shadow == vq->used_idx_published)
+	uint32_t count = vq->used_idx_shadow - vq->used_idx_published;
+
+	if (!count)
 		return 0;
 	vq->used_idx_published = vq->used_idx_shadow;
 	/* Barrier B (pairs with gvq_get_buf's acquire): used entries before
 	 * the idx that hands them to the driver. */
 	vring_used_idx_release(&vq->vr, vq->used_idx_shadow);
+	emit(vq, VRING_EV_PUBLISH, vq->used_idx_shadow, 0, 0, count, 0);
+	emit(vq, VRING_EV_INTERRUPT, vq->used_idx_shadow, 0, 0, 0, 0);
 	vq->ops->interrupt(vq->ctx);
 	return 1;
 }

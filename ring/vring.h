@@ -251,6 +251,27 @@ static inline void vring_used_elem_write(const struct vring *vr, uint32_t idx,
 	WRITE_ONCE(s->len, vring_le32(len));
 }
 
+/* ---- snapshot ---- */
+
+/*
+ * Copy the three pages into buf (VRING_BYTES) word by word, with untorn
+ * loads: a consistent-enough picture for a dump even while the other side
+ * is writing, and no data race for a sanitizer to report.
+ */
+static inline void vring_snapshot(const struct vring *vr, void *buf)
+{
+	const uint32_t *src[VRING_PAGES] = {
+		(const uint32_t *)vr->desc, (const uint32_t *)vr->avail,
+		(const uint32_t *)vr->used,
+	};
+	uint32_t *dst = buf;
+	unsigned int p, w;
+
+	for (p = 0; p < VRING_PAGES; p++)
+		for (w = 0; w < VRING_PAGE_SIZE / 4; w++)
+			*dst++ = READ_ONCE(src[p][w]);
+}
+
 /* ---- setup ---- */
 
 /* Point vr at the three pages starting at pages; num must be valid. */
@@ -329,6 +350,31 @@ struct vring_detection {
 		const char *name;
 		uint64_t value;
 	} values[VRING_CHECK_MAX_VALUES];
+};
+
+/* ---- what a side tells whoever runs it, for traces and dumps ---- */
+
+enum vring_event_type {
+	VRING_EV_ADD,		/* driver: chain added (head, ndesc, out, in; idx: its avail slot) */
+	VRING_EV_PUBLISH,	/* either: idx stored (idx; a: entries in it) */
+	VRING_EV_KICK,		/* driver: notified the device (idx: avail idx) */
+	VRING_EV_CONSUME,	/* device: took head from avail idx */
+	VRING_EV_GATHER,	/* device: walked head's chain (ndesc, out, in) */
+	VRING_EV_USE,		/* device: used head, a bytes, at used idx */
+	VRING_EV_INTERRUPT,	/* device: interrupted the driver (idx: used idx) */
+	VRING_EV_GET_BUF,	/* driver: reaped head, a bytes, at used idx */
+	VRING_EV_DETACH,	/* driver: freed head's ndesc descriptors */
+	VRING_EV_RESTART,	/* driver: re-armed; a = 1 if more had arrived */
+	VRING_EV_CHECK,		/* either: a check fired (det) */
+};
+
+struct vring_event {
+	enum vring_event_type type;
+	uint32_t idx;		/* the free-running index involved */
+	uint32_t head;
+	uint32_t ndesc;
+	uint64_t a, b;		/* byte counts or results, per type */
+	const struct vring_detection *det;	/* VRING_EV_CHECK only */
 };
 
 #endif
