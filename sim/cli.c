@@ -29,6 +29,10 @@ enum {
 	OPT_BATCH,
 	OPT_GUEST_MEM,
 	OPT_JSON,
+	OPT_STEPPED,
+	OPT_STRICT,
+	OPT_TRACE,
+	OPT_DUMP,
 	OPT_HELP,
 };
 
@@ -42,6 +46,10 @@ static const struct option options[] = {
 	{ "batch",	required_argument, NULL, OPT_BATCH },
 	{ "guest-mem",	required_argument, NULL, OPT_GUEST_MEM },
 	{ "json",	no_argument,	   NULL, OPT_JSON },
+	{ "stepped",	no_argument,	   NULL, OPT_STEPPED },
+	{ "strict",	no_argument,	   NULL, OPT_STRICT },
+	{ "trace",	required_argument, NULL, OPT_TRACE },
+	{ "dump",	required_argument, NULL, OPT_DUMP },
 	{ "help",	no_argument,	   NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -60,7 +68,14 @@ static const char usage_text[] =
 "  --batch N            kick once per N buffers added (default 32)\n"
 "  --guest-mem MIB      guest memory in MiB (default 16)\n"
 "  --json               print the summary as JSON\n"
+"  --stepped            one thread, the seed chooses every interleaving\n"
+"  --trace FILE         one line per ring event\n"
+"  --dump FILE@WHEN     the raw pages of each queue to FILE.QUEUE at WHEN:\n"
+"                       kick:N, irq:N (the Nth publication) or end\n"
+"  --strict             a check that fires aborts with the decoded ring\n"
 "  --help               this text\n"
+"\n"
+"  vqsim decode [--queue-size N] FILE   print a raw dump for a person\n"
 "\n"
 "Exit status: 0 all verified, 1 a check fired or verification failed,\n"
 "2 usage error.\n";
@@ -106,6 +121,24 @@ static int parse_u64(const char *s, uint64_t max, uint64_t *v)
 		return -1;
 	*v = x;
 	return 0;
+}
+
+/* WHEN of a dump (and of a fault): kick:N, irq:N or end. */
+static int parse_when(const char *s, enum sim_when_kind *kind, uint64_t *n)
+{
+	if (!strcmp(s, "end")) {
+		*kind = SIM_AT_END;
+		*n = 0;
+		return 0;
+	}
+	if (!strncmp(s, "kick:", 5))
+		*kind = SIM_AT_KICK;
+	else if (!strncmp(s, "irq:", 4))
+		*kind = SIM_AT_IRQ;
+	else
+		return -1;
+	return parse_u64(strchr(s, ':') + 1, UINT64_MAX, n) || *n == 0 ?
+	       -1 : 0;
 }
 
 static int parse_device(const char *s, unsigned int *devices)
@@ -203,6 +236,40 @@ bad_chain:
 		case OPT_JSON:
 			cfg->json = true;
 			break;
+		case OPT_STEPPED:
+			cfg->stepped = true;
+			break;
+		case OPT_STRICT:
+			cfg->strict = true;
+			break;
+		case OPT_TRACE:
+			if (!*optarg)
+				return usage_error(err, errlen,
+						   "--trace: needs a file name");
+			cfg->trace_path = optarg;
+			break;
+		case OPT_DUMP: {
+			struct sim_dump *d = &cfg->dumps[cfg->ndumps];
+			char *at = strrchr(optarg, '@');
+
+			if (cfg->ndumps == SIM_MAX_DUMPS)
+				return usage_error(err, errlen,
+					"--dump '%s': at most %d dumps",
+					optarg, SIM_MAX_DUMPS);
+			if (!at || at == optarg ||
+			    parse_when(at + 1, &d->kind, &d->n))
+				return usage_error(err, errlen,
+					"--dump '%s': expected FILE@WHEN, WHEN one of kick:N, irq:N (N from 1) or end",
+					optarg);
+			if ((size_t)(at - optarg) >= sizeof(d->path))
+				return usage_error(err, errlen,
+					"--dump: file name longer than %zu bytes",
+					sizeof(d->path) - 1);
+			memcpy(d->path, optarg, (size_t)(at - optarg));
+			d->path[at - optarg] = '\0';
+			cfg->ndumps++;
+			break;
+		}
 		case OPT_HELP:
 			fputs(usage_text, out);
 			return 1;

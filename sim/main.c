@@ -15,6 +15,8 @@ int main(int argc, char **argv)
 	char err[256];
 	int ret;
 
+	if (argc > 1 && !strcmp(argv[1], "decode"))
+		return sim_decode_main(argc - 1, argv + 1);
 	sim_config_default(&cfg);
 	ret = sim_parse_args(argc, argv, &cfg, stdout, err, sizeof(err));
 	if (ret == 1)
@@ -23,10 +25,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vqsim: %s\n", err);
 		return 2;
 	}
-	ret = sim_run_threaded(&cfg, &res);
+	ret = sim_run(&cfg, &res);
 	if (ret) {
-		fprintf(stderr, "vqsim: cannot set up the simulation: %s\n",
-			strerror(-ret));
+		fprintf(stderr, "vqsim: cannot run the simulation%s%s: %s\n",
+			cfg.trace_path ? " or write the trace " : "",
+			cfg.trace_path ? cfg.trace_path : "", strerror(-ret));
 		return 1;
 	}
 	if (cfg.json)

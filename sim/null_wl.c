@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "rng.h"
-#include "workload.h"
+#include "run.h"
 
 #define NULL_MAX_BUF	256u	/* bytes per descriptor, at most */
 
@@ -28,6 +28,8 @@ struct null_wl {
 	uint64_t seed, rng;
 	uint64_t requests, submitted, completed, bytes, mismatches;
 	uint32_t out_num, in_num, batch, added_since_kick;
+	bool rearm;		/* next step: gvq_restart, then maybe sleep */
+	uint64_t restart_races;	/* restarts that found new used entries */
 	bool touches_data;	/* something to copy: both parts non-empty */
 	uint32_t nslots, slot_pages;
 	int64_t first_pfn;
@@ -197,14 +199,27 @@ static bool echo_ok(const struct null_wl *w, const struct null_req *r,
 	return true;
 }
 
+/*
+ * One ring operation per call, so that a stepped schedule can put the
+ * device anywhere between two of them, including between the last empty
+ * get_buf and the restart that re-arms interrupts: the lost wake-up window.
+ */
 enum wl_step null_wl_step(struct null_wl *w)
 {
 	struct null_req *r;
+	bool can_add;
 	uint32_t len;
 	int ret;
 
 	if (gvq_error(w->vq))
 		return WL_DONE;
+	if (w->rearm) {
+		w->rearm = false;
+		if (!gvq_restart(w->vq))
+			return WL_IDLE;
+		w->restart_races++;
+		return WL_PROGRESS;
+	}
 	r = gvq_get_buf(w->vq, &len);
 	if (r) {
 		if (!echo_ok(w, r, len))
@@ -217,7 +232,14 @@ enum wl_step null_wl_step(struct null_wl *w)
 	}
 	if (gvq_error(w->vq))
 		return WL_DONE;
-	if (w->submitted < w->requests && w->free_slots) {
+	can_add = w->submitted < w->requests && w->free_slots;
+	if (w->added_since_kick >= w->batch ||
+	    (w->added_since_kick && !can_add)) {
+		gvq_kick(w->vq);
+		w->added_since_kick = 0;
+		return WL_PROGRESS;
+	}
+	if (can_add) {
 		r = w->free_slots;
 		prepare(w, r);
 		ret = gvq_add_buf(w->vq, r->sg, w->out_num,
@@ -227,20 +249,13 @@ enum wl_step null_wl_step(struct null_wl *w)
 		(void)ret;
 		w->free_slots = r->next_free;
 		w->submitted++;
-		if (++w->added_since_kick >= w->batch) {
-			gvq_kick(w->vq);
-			w->added_since_kick = 0;
-		}
-		return WL_PROGRESS;
-	}
-	if (w->added_since_kick) {
-		gvq_kick(w->vq);
-		w->added_since_kick = 0;
+		w->added_since_kick++;
 		return WL_PROGRESS;
 	}
 	if (w->completed == w->requests)
 		return WL_DONE;
-	return gvq_restart(w->vq) ? WL_PROGRESS : WL_IDLE;
+	w->rearm = true;
+	return WL_PROGRESS;
 }
 
 void null_wl_result(const struct null_wl *w, struct sim_dev_result *r)
@@ -252,4 +267,9 @@ void null_wl_result(const struct null_wl *w, struct sim_dev_result *r)
 	r->in_flight = w->submitted - w->completed;
 	r->mismatches = w->mismatches;
 	r->verified = !w->mismatches && w->completed == w->requests;
+}
+
+uint64_t null_wl_restart_races(const struct null_wl *w)
+{
+	return w->restart_races;
 }

@@ -3,6 +3,7 @@
  * The run's summary, for a person and as JSON (DESIGN.md section 6).
  */
 #include <inttypes.h>
+#include <string.h>
 
 #include "sim.h"
 
@@ -29,7 +30,11 @@ void sim_print_summary(FILE *f, const struct sim_result *res)
 	uint64_t completed = 0;
 	unsigned int i;
 
-	fprintf(f, "vqsim: seed %" PRIu64 ", threaded\n", res->seed);
+	fprintf(f, "vqsim: seed %" PRIu64 ", %s", res->seed, res->runner);
+	if (!strcmp(res->runner, "stepped"))
+		fprintf(f, ", %" PRIu64 " steps", res->steps);
+	fprintf(f, ", %" PRIu64 " restarts found more work\n",
+		res->restart_races);
 	for (i = 0; i < res->ndevs; i++) {
 		const struct sim_dev_result *d = &res->devs[i];
 
@@ -51,11 +56,17 @@ void sim_print_summary(FILE *f, const struct sim_result *res)
 	for (i = 0; i < res->ndetections; i++) {
 		const struct sim_detection *d = &res->detections[i];
 
-		fprintf(f, "  detected: %s %s on queue %s (", d->side,
+		fprintf(f, "  detected: %s %s on queue %s", d->side,
 			d->det.check, d->queue);
+		if (d->has_seq)
+			fprintf(f, " at event %" PRIu64, d->seq);
+		fputs(" (", f);
 		print_values(f, &d->det, ", ", "%s %" PRIu64);
 		fputs(")\n", f);
 	}
+	if (res->stalled)
+		fprintf(f, "  STALLED after step %" PRIu64 ": both sides wait "
+			"with work outstanding (a lost wake-up)\n", res->steps);
 	fprintf(f, "  %.3f M buffers/s over %.3f s\n",
 		res->elapsed_s > 0 ? (double)completed / res->elapsed_s / 1e6 :
 		0.0, res->elapsed_s);
@@ -67,8 +78,11 @@ void sim_print_json(FILE *f, const struct sim_result *res)
 	unsigned int i;
 
 	/* Every string here is one of our own identifiers: no escaping. */
-	fprintf(f, "{\"ok\": %s, \"seed\": %" PRIu64 ", \"runner\": \"threaded\", "
-		"\"devices\": [", res->ok ? "true" : "false", res->seed);
+	fprintf(f, "{\"ok\": %s, \"seed\": %" PRIu64 ", \"runner\": \"%s\", "
+		"\"steps\": %" PRIu64 ", \"stalled\": %s, "
+		"\"restart_races\": %" PRIu64 ", \"devices\": [",
+		res->ok ? "true" : "false", res->seed, res->runner, res->steps,
+		res->stalled ? "true" : "false", res->restart_races);
 	for (i = 0; i < res->ndevs; i++) {
 		const struct sim_dev_result *d = &res->devs[i];
 
@@ -87,8 +101,11 @@ void sim_print_json(FILE *f, const struct sim_result *res)
 		const struct sim_detection *d = &res->detections[i];
 
 		fprintf(f, "%s{\"side\": \"%s\", \"check\": \"%s\", "
-			"\"queue\": \"%s\", \"values\": {", i ? ", " : "",
-			d->side, d->det.check, d->queue);
+			"\"queue\": \"%s\", ", i ? ", " : "", d->side,
+			d->det.check, d->queue);
+		if (d->has_seq)
+			fprintf(f, "\"seq\": %" PRIu64 ", ", d->seq);
+		fputs("\"values\": {", f);
 		print_values(f, &d->det, ", ", "\"%s\": %" PRIu64);
 		fputs("}}", f);
 	}

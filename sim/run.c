@@ -1,188 +1,155 @@
 // SPDX-License-Identifier: MIT
 /*
- * The threaded runner: one guest thread driving every workload and sleeping
- * in epoll on its interrupt eventfds, one host thread in an epoll loop over
- * the devices' kick eventfds (the seed launcher's loop).  They share nothing
- * but guest memory, the eventfds and a stop flag.
+ * What both runners share: guest memory and the queues wired to both ends,
+ * the guest's round and the host's chain, and the ring events that feed the
+ * trace, the dumps and --strict.  Who moves when is the runners' business.
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <pthread.h>
-#include <stdatomic.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "workload.h"
+#include "run.h"
 
-struct run {
-	const struct sim_config *cfg;
-	struct vring_mem mem;
-	struct gvq_pages *pages;
-	unsigned int nqueues;
-	struct sim_queue queues[SIM_MAX_QUEUES];
-	struct null_wl *null_wl[SIM_MAX_QUEUES];
-	int stop_fd;			/* guest -> host: the run is over */
-	atomic_bool host_failed;	/* host -> guest: a device check fired */
-};
-
-/* Both notifications are eventfd writes; they cannot fail short of a bug,
- * and a lost one would hang the run, so treat failure as fatal. */
-static void signal_fd(int fd)
+static uint64_t ns_since(const struct timespec *t0)
 {
-	uint64_t one = 1;
+	struct timespec t1;
 
-	if (write(fd, &one, sizeof(one)) != sizeof(one))
-		abort();
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (uint64_t)(t1.tv_sec - t0->tv_sec) * 1000000000u +
+	       (uint64_t)t1.tv_nsec - (uint64_t)t0->tv_nsec;
 }
 
-static void drain_fd(int fd)
+static void write_dump(const struct sim_queue *q, const char *path)
 {
-	uint64_t count;
+	uint8_t buf[VRING_BYTES];
+	char name[4096];
+	FILE *f;
 
-	/* Non-blocking: EAGAIN just means another wake-up already took it. */
-	if (read(fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
-		abort();
+	vring_snapshot(&q->vr, buf);
+	snprintf(name, sizeof(name), "%s.%s", path, q->name);
+	f = fopen(name, "wb");
+	if (!f || fwrite(buf, 1, sizeof(buf), f) != sizeof(buf))
+		fprintf(stderr, "vqsim: --dump: cannot write %s\n", name);
+	if (f)
+		fclose(f);
 }
 
-static void guest_kick(void *ctx)
+static void maybe_dump(const struct sim_queue *q, enum sim_when_kind kind,
+		       uint64_t n)
 {
-	struct sim_queue *q = ctx;
+	const struct sim_config *cfg = q->run->cfg;
+	unsigned int i;
 
-	q->kicks++;
-	signal_fd(q->kick_fd);
+	for (i = 0; i < cfg->ndumps; i++)
+		if (cfg->dumps[i].kind == kind &&
+		    (kind == SIM_AT_END || cfg->dumps[i].n == n))
+			write_dump(q, cfg->dumps[i].path);
 }
 
-static void host_interrupt(void *ctx)
+/* The seed's debug BAD_SIDE: say what fired, show the ring, stop dead. */
+static void die_strict(const struct sim_queue *q, enum sim_side side,
+		       const struct vring_detection *det)
 {
-	struct sim_queue *q = ctx;
+	uint8_t buf[VRING_BYTES];
+	unsigned int i;
 
-	q->interrupts++;
-	signal_fd(q->irq_fd);
+	vring_snapshot(&q->vr, buf);
+	fprintf(stderr, "vqsim: --strict: %s detected %s on queue %s (",
+		side == SIM_GUEST ? "guest" : "host", det->check, q->name);
+	for (i = 0; i < det->nvalues; i++)
+		fprintf(stderr, "%s%s %" PRIu64, i ? ", " : "",
+			det->values[i].name, det->values[i].value);
+	fprintf(stderr, "); the ring:\n");
+	sim_decode(buf, sizeof(buf), q->vr.num, stderr);
+	abort();
 }
 
-static const struct gvq_ops guest_ops = { .kick = guest_kick };
-static const struct hvq_ops host_ops = { .interrupt = host_interrupt };
-
-/* Process everything the driver made available, then publish it all. */
-static void host_service(struct run *run, struct sim_queue *q)
+static void on_event(struct sim_queue *q, enum sim_side side,
+		     const struct vring_event *ev)
 {
-	int ret;
+	struct run *run = q->run;
+	const struct sim_config *cfg = run->cfg;
+	uint64_t seq = ++*run->seq[side], n;
+	struct trace *t = side == SIM_GUEST ? run->guest_trace :
+			  run->host_trace;
 
-	while ((ret = null_dev_process(q->hvq)) > 0)
-		;
+	if (t)
+		trace_add(t, seq, run->stepped ? run->step : ns_since(&run->t0),
+			  side, q->index, ev);
+	switch (ev->type) {
+	case VRING_EV_PUBLISH:
+		n = side == SIM_GUEST ? ++q->avail_pubs : ++q->used_pubs;
+		maybe_dump(q, side == SIM_GUEST ? SIM_AT_KICK : SIM_AT_IRQ, n);
+		if (cfg->tamper)
+			cfg->tamper(cfg->tamper_ctx, q->name, side, n, &q->vr);
+		break;
+	case VRING_EV_CHECK:
+		if (side == SIM_GUEST)
+			q->guest_det_seq = seq;
+		else
+			q->host_det_seq = seq;
+		if (cfg->strict)
+			die_strict(q, side, ev->det);
+		break;
+	default:
+		break;
+	}
+}
+
+static void guest_event(void *ctx, const struct vring_event *ev)
+{
+	on_event(ctx, SIM_GUEST, ev);
+}
+
+static void host_event(void *ctx, const struct vring_event *ev)
+{
+	on_event(ctx, SIM_HOST, ev);
+}
+
+enum wl_step run_guest_round(struct run *run)
+{
+	bool progress = false, done = true;
+	unsigned int k;
+
+	for (k = 0; k < run->nqueues; k++) {
+		enum wl_step st = null_wl_step(run->null_wl[k]);
+
+		progress |= st == WL_PROGRESS;
+		done &= st == WL_DONE;
+	}
+	return done ? WL_DONE : progress ? WL_PROGRESS : WL_IDLE;
+}
+
+int run_host_chain(struct sim_queue *q)
+{
+	int ret = null_dev_process(q->hvq);
+
+	if (ret > 0)
+		return 1;
+	/* Drained, or just broken: either way publish what was used, so
+	 * completions made before a detection still reach the driver. */
 	hvq_notify(q->hvq);
-	if (ret < 0 && !q->host_reported) {
-		unsigned int i;
-
-		q->host_reported = true;
-		atomic_store(&run->host_failed, true);
-		/* Wake the guest wherever it sleeps, so it sees the flag. */
-		for (i = 0; i < run->nqueues; i++)
-			signal_fd(run->queues[i].irq_fd);
-	}
+	return ret;
 }
 
-static void *host_thread(void *arg)
+void run_host_failed(struct run *run, struct sim_queue *q,
+		     void (*wake_guest)(struct sim_queue *q))
 {
-	struct run *run = arg;
-	struct epoll_event ev[SIM_MAX_QUEUES + 1];
-	int ep = epoll_create1(EPOLL_CLOEXEC), n, i;
+	unsigned int i;
 
-	if (ep < 0)
-		abort();
-	for (i = 0; i <= (int)run->nqueues; i++) {
-		struct epoll_event e = { .events = EPOLLIN };
-
-		e.data.ptr = i < (int)run->nqueues ? &run->queues[i] : NULL;
-		if (epoll_ctl(ep, EPOLL_CTL_ADD, e.data.ptr ?
-			      run->queues[i].kick_fd : run->stop_fd, &e))
-			abort();
-	}
-	for (;;) {
-		n = epoll_wait(ep, ev, SIM_MAX_QUEUES + 1, -1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			abort();
-		for (i = 0; i < n; i++) {
-			struct sim_queue *q = ev[i].data.ptr;
-
-			if (!q)
-				goto out;
-			/* Take the kick before looking: one that lands while
-			 * we work wakes us again. */
-			drain_fd(q->kick_fd);
-			host_service(run, q);
-		}
-	}
-out:
-	close(ep);
-	return NULL;
-}
-
-static void *guest_thread(void *arg)
-{
-	struct run *run = arg;
-	struct epoll_event ev[SIM_MAX_QUEUES];
-	int ep = epoll_create1(EPOLL_CLOEXEC), n, i;
-
-	if (ep < 0)
-		abort();
-	for (i = 0; i < (int)run->nqueues; i++) {
-		struct epoll_event e = { .events = EPOLLIN };
-
-		e.data.ptr = &run->queues[i];
-		if (epoll_ctl(ep, EPOLL_CTL_ADD, run->queues[i].irq_fd, &e))
-			abort();
-	}
-	for (;;) {
-		bool progress = false, done = true;
-		unsigned int k;
-
-		for (k = 0; k < run->nqueues; k++) {
-			enum wl_step st = null_wl_step(run->null_wl[k]);
-
-			progress |= st == WL_PROGRESS;
-			done &= st == WL_DONE;
-		}
-		if (done)
-			break;
-		if (progress)
-			continue;
-		/* Every workload waits for the device: if the device gave
-		 * up, nothing more will come; otherwise sleep until it
-		 * interrupts (a count in the eventfd is never lost). */
-		if (atomic_load(&run->host_failed))
-			break;
-		n = epoll_wait(ep, ev, SIM_MAX_QUEUES, -1);
-		if (n < 0 && errno != EINTR)
-			abort();
-		for (i = 0; i < n; i++)
-			drain_fd(((struct sim_queue *)ev[i].data.ptr)->irq_fd);
-	}
-	signal_fd(run->stop_fd);
-	close(ep);
-	return NULL;
-}
-
-static void add_detection(struct sim_result *res, const char *side,
-			  const char *queue, const struct vring_detection *det)
-{
-	struct sim_detection *d;
-
-	if (!det || res->ndetections == SIM_MAX_DETECTIONS)
+	if (q->host_reported)
 		return;
-	d = &res->detections[res->ndetections++];
-	d->side = side;
-	d->queue = queue;
-	d->det = *det;
+	q->host_reported = true;
+	atomic_store(&run->host_failed, true);
+	/* Wake the guest wherever it sleeps, so it sees the flag. */
+	for (i = 0; i < run->nqueues; i++)
+		wake_guest(&run->queues[i]);
 }
 
-static void teardown(struct run *run)
+static void run_destroy(struct run *run)
 {
 	unsigned int i;
 
@@ -199,113 +166,166 @@ static void teardown(struct run *run)
 	}
 	if (run->stop_fd >= 0)
 		close(run->stop_fd);
+	if (run->host_trace != run->guest_trace)
+		trace_destroy(run->host_trace);
+	trace_destroy(run->guest_trace);
+	if (run->trace_file)
+		fclose(run->trace_file);
 	gvq_pages_destroy(run->pages);
 	vring_mem_unmap(&run->mem);
+	free(run);
 }
 
 static int setup_queue(struct run *run, const char *name)
 {
 	const struct sim_config *cfg = run->cfg;
 	struct sim_queue *q = &run->queues[run->nqueues];
-	struct vring vr;
-	int64_t pfn;
 
 	q->name = name;
+	q->run = run;
+	q->index = run->nqueues;
 	q->kick_fd = q->irq_fd = -1;
+	run->queue_names[run->nqueues] = name;
 	run->nqueues++;
-	pfn = gvq_pages_alloc(run->pages, VRING_PAGES);
-	if (pfn < 0)
-		return (int)pfn;
-	q->pages = run->mem.base + ((uint64_t)pfn << VRING_PAGE_SHIFT);
-	vring_init(&vr, q->pages, cfg->queue_size);
-	vring_reset(&vr, cfg->start_index);
-	q->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	q->irq_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (q->kick_fd < 0 || q->irq_fd < 0)
-		return -errno;
+	{
+		int64_t pfn = gvq_pages_alloc(run->pages, VRING_PAGES);
+
+		if (pfn < 0)
+			return (int)pfn;
+		q->pages = run->mem.base + ((uint64_t)pfn << VRING_PAGE_SHIFT);
+	}
+	vring_init(&q->vr, q->pages, cfg->queue_size);
+	vring_reset(&q->vr, cfg->start_index);
 	q->gvq = gvq_create(q->pages, cfg->queue_size, cfg->start_index,
-			    &guest_ops, q);
+			    &run->guest_ops, q);
 	q->hvq = hvq_create(&run->mem, q->pages, cfg->queue_size,
-			    cfg->start_index, &host_ops, q);
+			    cfg->start_index, &run->host_ops, q);
 	if (!q->gvq || !q->hvq)
 		return -ENOMEM;
-	run->null_wl[run->nqueues - 1] =
-		null_wl_create(cfg, &run->mem, run->pages, q->gvq);
-	if (!run->null_wl[run->nqueues - 1])
-		return -ENOMEM;
-	return 0;
+	run->null_wl[q->index] = null_wl_create(cfg, &run->mem, run->pages,
+						q->gvq);
+	return run->null_wl[q->index] ? 0 : -ENOMEM;
 }
 
-static double seconds_since(const struct timespec *t0)
-{
-	struct timespec t1;
-
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	return (double)(t1.tv_sec - t0->tv_sec) +
-	       (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
-}
-
-int sim_run_threaded(const struct sim_config *cfg, struct sim_result *res)
+int run_create(const struct sim_config *cfg, bool stepped,
+	       void (*kick)(void *ctx), void (*interrupt)(void *ctx),
+	       struct run **runp)
 {
 	struct run *run = calloc(1, sizeof(*run));
-	pthread_t host, guest;
-	struct timespec t0;
-	unsigned int i;
 	int ret;
 
+	*runp = NULL;
 	if (!run)
 		return -ENOMEM;
-	memset(res, 0, sizeof(*res));
-	res->seed = cfg->seed;
 	run->cfg = cfg;
+	run->stepped = stepped;
 	run->stop_fd = -1;
+	/* Events cost a call each on the hot path: take them only when
+	 * something wants them.  Without them a detection has no seq. */
+	run->events = stepped || cfg->trace_path || cfg->ndumps ||
+		      cfg->strict || cfg->tamper;
+	run->guest_ops = (struct gvq_ops){
+		.kick = kick, .event = run->events ? guest_event : NULL,
+	};
+	run->host_ops = (struct hvq_ops){
+		.interrupt = interrupt, .event = run->events ? host_event : NULL,
+	};
+	run->seq[SIM_GUEST] = &run->guest_seq;
+	run->seq[SIM_HOST] = stepped ? &run->guest_seq : &run->host_seq;
+
 	ret = vring_mem_map(&run->mem, cfg->guest_mem);
 	if (ret)
-		goto out;
+		goto fail;
+	ret = -ENOMEM;
 	run->pages = gvq_pages_create(0, vring_mem_pages(&run->mem));
-	run->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	ret = !run->pages ? -ENOMEM : run->stop_fd < 0 ? -errno : 0;
-	if (ret)
-		goto out;
+	if (!run->pages)
+		goto fail;
+	if (cfg->trace_path) {
+		run->trace_file = fopen(cfg->trace_path, "w");
+		if (!run->trace_file) {
+			ret = -errno;
+			goto fail;
+		}
+		run->guest_trace = trace_create();
+		run->host_trace = stepped ? run->guest_trace : trace_create();
+		if (!run->guest_trace || !run->host_trace)
+			goto fail;
+	}
 	if (cfg->devices & SIM_DEV_NULL) {
 		ret = setup_queue(run, "null");
 		if (ret)
-			goto out;
+			goto fail;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &run->t0);
+	*runp = run;
+	return 0;
+fail:
+	run_destroy(run);
+	return ret;
+}
+
+static void add_detection(struct sim_result *res, const char *side,
+			  const char *queue, const struct vring_detection *det,
+			  bool has_seq, uint64_t seq)
+{
+	struct sim_detection *d;
+
+	if (!det || res->ndetections == SIM_MAX_DETECTIONS)
+		return;
+	d = &res->detections[res->ndetections++];
+	d->side = side;
+	d->queue = queue;
+	d->det = *det;
+	d->has_seq = has_seq;
+	d->seq = seq;
+}
+
+int run_finish(struct run *run, struct sim_result *res)
+{
+	const struct sim_config *cfg = run->cfg;
+	unsigned int i;
+	int ret = 0;
+
+	memset(res, 0, sizeof(*res));
+	res->elapsed_s = (double)ns_since(&run->t0) / 1e9;
+	res->seed = cfg->seed;
+	res->runner = run->stepped ? "stepped" : "threaded";
+	res->steps = run->step;
+	res->stalled = run->stalled;
+	for (i = 0; i < run->nqueues; i++)
+		maybe_dump(&run->queues[i], SIM_AT_END, 0);
+	if (run->trace_file) {
+		ret = trace_write(run->trace_file, run->guest_trace,
+				  run->stepped ? NULL : run->host_trace,
+				  run->queue_names, run->stepped);
+		if (fclose(run->trace_file))
+			ret = -errno;
+		run->trace_file = NULL;
 	}
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	ret = pthread_create(&host, NULL, host_thread, run);
-	if (ret) {
-		ret = -ret;
-		goto out;
-	}
-	ret = pthread_create(&guest, NULL, guest_thread, run);
-	if (ret) {
-		signal_fd(run->stop_fd);
-		pthread_join(host, NULL);
-		ret = -ret;
-		goto out;
-	}
-	pthread_join(guest, NULL);
-	pthread_join(host, NULL);
-	res->elapsed_s = seconds_since(&t0);
-
-	res->ok = true;
+	res->ok = !run->stalled;
 	for (i = 0; i < run->nqueues; i++) {
 		struct sim_queue *q = &run->queues[i];
 		struct sim_dev_result *d = &res->devs[res->ndevs++];
 
 		null_wl_result(run->null_wl[i], d);
+		res->restart_races += null_wl_restart_races(run->null_wl[i]);
 		d->queue_size = cfg->queue_size;
 		d->kicks = q->kicks;
 		d->interrupts = q->interrupts;
-		add_detection(res, "host", q->name, hvq_detection(q->hvq));
-		add_detection(res, "guest", q->name, gvq_detection(q->gvq));
+		add_detection(res, "host", q->name, hvq_detection(q->hvq),
+			      run->events, q->host_det_seq);
+		add_detection(res, "guest", q->name, gvq_detection(q->gvq),
+			      run->events, q->guest_det_seq);
 		res->ok &= d->verified;
 	}
 	res->ok &= res->ndetections == 0;
-out:
-	teardown(run);
-	free(run);
+	run_destroy(run);
 	return ret;
+}
+
+int sim_run(const struct sim_config *cfg, struct sim_result *res)
+{
+	return cfg->stepped ? sim_run_stepped(cfg, res) :
+			      sim_run_threaded(cfg, res);
 }

@@ -17,6 +17,26 @@ enum sim_device {
 	SIM_DEV_NULL = 1u << 0,
 };
 
+enum sim_side { SIM_GUEST, SIM_HOST };
+
+/* The moments DESIGN.md section 5 names, for dumps (and faults). */
+enum sim_when_kind { SIM_AT_KICK, SIM_AT_IRQ, SIM_AT_END };
+
+#define SIM_MAX_DUMPS 8
+
+struct sim_dump {
+	char path[512];			/* written as path.QUEUE */
+	enum sim_when_kind kind;
+	uint64_t n;			/* the Nth publication, from 1 */
+};
+
+/*
+ * Called after each publication of an index, on the publishing side, with
+ * the queue's ring: lets tests corrupt a running queue by hand.
+ */
+typedef void sim_tamper_fn(void *ctx, const char *queue, enum sim_side side,
+			   uint64_t n, const struct vring *vr);
+
 struct sim_config {
 	unsigned int devices;		/* SIM_DEV_* */
 	uint64_t requests;		/* per device */
@@ -27,6 +47,13 @@ struct sim_config {
 	uint32_t batch;			/* kick once per this many adds */
 	uint64_t guest_mem;		/* bytes of guest RAM */
 	bool json;
+	bool stepped;			/* one thread, seeded interleaving */
+	bool strict;			/* a check aborts with a ring dump */
+	const char *trace_path;		/* NULL: no trace */
+	unsigned int ndumps;
+	struct sim_dump dumps[SIM_MAX_DUMPS];
+	sim_tamper_fn *tamper;		/* tests only */
+	void *tamper_ctx;
 };
 
 #define SIM_MAX_QUEUES 4
@@ -49,11 +76,20 @@ struct sim_detection {
 	const char *side;		/* "host" or "guest" */
 	const char *queue;
 	struct vring_detection det;
+	/* The event sequence number it fired at (the trace's first column):
+	 * global in the stepped runner, per side in the threaded one; only
+	 * counted when events are (stepped, --trace, --dump, --strict). */
+	bool has_seq;
+	uint64_t seq;
 };
 
 struct sim_result {
 	bool ok;
 	uint64_t seed;
+	const char *runner;		/* "threaded" or "stepped" */
+	uint64_t steps;			/* stepped: scheduler steps taken */
+	bool stalled;			/* stepped: both sides waited forever */
+	uint64_t restart_races;		/* restarts that found new used */
 	unsigned int ndevs;
 	struct sim_dev_result devs[SIM_MAX_QUEUES];
 	unsigned int ndetections;
@@ -77,6 +113,25 @@ int sim_parse_args(int argc, char **argv, struct sim_config *cfg, FILE *out,
  * filled in, or a negative errno if the simulation could not be set up.
  */
 int sim_run_threaded(const struct sim_config *cfg, struct sim_result *res);
+
+/*
+ * The same on one thread, where a scheduler seeded by cfg->seed picks who
+ * moves at each step: the same seed gives the same run, event for event.
+ */
+int sim_run_stepped(const struct sim_config *cfg, struct sim_result *res);
+
+/* cfg->stepped ? sim_run_stepped : sim_run_threaded. */
+int sim_run(const struct sim_config *cfg, struct sim_result *res);
+
+/*
+ * Print a raw dump (VRING_BYTES) of a queue of num entries for a person,
+ * with every inconsistency found.  Returns how many, or -1 if len or num
+ * is wrong.
+ */
+int sim_decode(const void *dump, size_t len, uint32_t num, FILE *out);
+
+/* `vqsim decode [--queue-size N] FILE`: the exit status. */
+int sim_decode_main(int argc, char **argv);
 
 void sim_print_summary(FILE *f, const struct sim_result *res);
 void sim_print_json(FILE *f, const struct sim_result *res);

@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The stepped runner: guest and host on one thread, a scheduler seeded by
+ * --seed choosing at each step who moves next among everyone who can: the
+ * guest (one action of each workload), the host (one chain of a queue it
+ * was kicked for), or the delivery of a pending kick or interrupt.  The
+ * same seed gives the same run; a run where nobody can move but the guest
+ * is not done is a lost wake-up, reported as a stall.
+ */
+#include "rng.h"
+#include "run.h"
+
+/* Notifications are only noted; delivering them is a step of its own, so
+ * every delay the eventfds could introduce can be chosen. */
+static void stepped_kick(void *ctx)
+{
+	struct sim_queue *q = ctx;
+
+	q->kicks++;
+	q->kick_pending++;
+}
+
+static void stepped_interrupt(void *ctx)
+{
+	struct sim_queue *q = ctx;
+
+	q->interrupts++;
+	q->irq_pending++;
+}
+
+static void wake_guest(struct sim_queue *q)
+{
+	q->irq_pending++;
+}
+
+enum act { ACT_GUEST, ACT_HOST, ACT_DELIVER_KICK, ACT_DELIVER_IRQ };
+
+struct action {
+	enum act act;
+	struct sim_queue *q;
+};
+
+int sim_run_stepped(const struct sim_config *cfg, struct sim_result *res)
+{
+	struct action acts[1 + 2 * SIM_MAX_QUEUES];
+	bool guest_asleep = false;
+	/* Its own stream, so the workload's choices do not shift with the
+	 * schedule's. */
+	uint64_t rng = cfg->seed ^ 0x5ced5ced5ced5cedull;
+	struct run *run;
+	unsigned int k;
+	int ret;
+
+	ret = run_create(cfg, true, stepped_kick, stepped_interrupt, &run);
+	if (ret)
+		return ret;
+	for (;;) {
+		unsigned int n = 0;
+		struct action a;
+
+		if (!guest_asleep)
+			acts[n++] = (struct action){ ACT_GUEST, NULL };
+		for (k = 0; k < run->nqueues; k++) {
+			struct sim_queue *q = &run->queues[k];
+
+			if (q->host_active)
+				acts[n++] = (struct action){ ACT_HOST, q };
+			else if (q->kick_pending)
+				acts[n++] = (struct action){ ACT_DELIVER_KICK,
+							     q };
+			if (guest_asleep && q->irq_pending)
+				acts[n++] = (struct action){ ACT_DELIVER_IRQ,
+							     q };
+		}
+		if (!n) {
+			run->stalled = true;
+			break;
+		}
+		a = acts[n == 1 ? 0 : rng_next(&rng) % n];
+		run->step++;
+
+		if (a.act == ACT_GUEST) {
+			enum wl_step st = run_guest_round(run);
+
+			if (st == WL_DONE)
+				break;
+			/* As the guest thread: a device that gave up will
+			 * not interrupt again. */
+			if (st == WL_IDLE && atomic_load(&run->host_failed))
+				break;
+			guest_asleep = st == WL_IDLE;
+		} else if (a.act == ACT_HOST) {
+			ret = run_host_chain(a.q);
+			a.q->host_active = ret > 0;
+			if (ret < 0)
+				run_host_failed(run, a.q, wake_guest);
+		} else if (a.act == ACT_DELIVER_KICK) {
+			a.q->kick_pending = 0;
+			a.q->host_active = true;
+		} else {
+			/* epoll hands the guest every ready eventfd. */
+			for (k = 0; k < run->nqueues; k++)
+				run->queues[k].irq_pending = 0;
+			guest_asleep = false;
+		}
+	}
+	return run_finish(run, res);
+}

@@ -1,0 +1,190 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The threaded runner: one guest thread driving every workload and sleeping
+ * in epoll on its interrupt eventfds, one host thread in an epoll loop over
+ * the devices' kick eventfds (the seed launcher's loop).  They share nothing
+ * but guest memory, the eventfds and the host_failed flag.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "run.h"
+
+/* Both notifications are eventfd writes; they cannot fail short of a bug,
+ * and a lost one would hang the run, so treat failure as fatal. */
+static void signal_fd(int fd)
+{
+	uint64_t one = 1;
+
+	if (write(fd, &one, sizeof(one)) != sizeof(one))
+		abort();
+}
+
+static void drain_fd(int fd)
+{
+	uint64_t count;
+
+	/* Non-blocking: EAGAIN just means another wake-up already took it. */
+	if (read(fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
+		abort();
+}
+
+static void guest_kick(void *ctx)
+{
+	struct sim_queue *q = ctx;
+
+	q->kicks++;
+	signal_fd(q->kick_fd);
+}
+
+static void host_interrupt(void *ctx)
+{
+	struct sim_queue *q = ctx;
+
+	q->interrupts++;
+	signal_fd(q->irq_fd);
+}
+
+static void wake_guest(struct sim_queue *q)
+{
+	signal_fd(q->irq_fd);
+}
+
+/* epoll over fds[0..n), each registered with ptrs[i]. */
+static int epoll_over(const int *fds, void *const *ptrs, unsigned int n)
+{
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	unsigned int i;
+
+	if (ep < 0)
+		abort();
+	for (i = 0; i < n; i++) {
+		struct epoll_event e = { .events = EPOLLIN,
+					 .data.ptr = ptrs[i] };
+
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &e))
+			abort();
+	}
+	return ep;
+}
+
+static void *host_thread(void *arg)
+{
+	struct run *run = arg;
+	struct epoll_event ev[SIM_MAX_QUEUES + 1];
+	int fds[SIM_MAX_QUEUES + 1], ep, n, i, ret;
+	void *ptrs[SIM_MAX_QUEUES + 1];
+	unsigned int k;
+
+	for (k = 0; k < run->nqueues; k++) {
+		fds[k] = run->queues[k].kick_fd;
+		ptrs[k] = &run->queues[k];
+	}
+	fds[k] = run->stop_fd;
+	ptrs[k] = NULL;
+	ep = epoll_over(fds, ptrs, run->nqueues + 1);
+	for (;;) {
+		n = epoll_wait(ep, ev, SIM_MAX_QUEUES + 1, -1);
+		if (n < 0 && errno != EINTR)
+			abort();
+		for (i = 0; i < n; i++) {
+			struct sim_queue *q = ev[i].data.ptr;
+
+			if (!q)
+				goto out;
+			/* Take the kick before looking: one that lands while
+			 * we work wakes us again. */
+			drain_fd(q->kick_fd);
+			while ((ret = run_host_chain(q)) > 0)
+				;
+			if (ret < 0)
+				run_host_failed(run, q, wake_guest);
+		}
+	}
+out:
+	close(ep);
+	return NULL;
+}
+
+static void *guest_thread(void *arg)
+{
+	struct run *run = arg;
+	struct epoll_event ev[SIM_MAX_QUEUES];
+	int fds[SIM_MAX_QUEUES], ep, n, i;
+	void *ptrs[SIM_MAX_QUEUES];
+	unsigned int k;
+
+	for (k = 0; k < run->nqueues; k++) {
+		fds[k] = run->queues[k].irq_fd;
+		ptrs[k] = &run->queues[k];
+	}
+	ep = epoll_over(fds, ptrs, run->nqueues);
+	for (;;) {
+		enum wl_step st = run_guest_round(run);
+
+		if (st == WL_DONE)
+			break;
+		if (st == WL_PROGRESS)
+			continue;
+		/* Every workload waits for the device: if the device gave
+		 * up, nothing more will come; otherwise sleep until it
+		 * interrupts (a count in the eventfd is never lost). */
+		if (atomic_load(&run->host_failed))
+			break;
+		n = epoll_wait(ep, ev, SIM_MAX_QUEUES, -1);
+		if (n < 0 && errno != EINTR)
+			abort();
+		for (i = 0; i < n; i++)
+			drain_fd(((struct sim_queue *)ev[i].data.ptr)->irq_fd);
+	}
+	signal_fd(run->stop_fd);
+	close(ep);
+	return NULL;
+}
+
+int sim_run_threaded(const struct sim_config *cfg, struct sim_result *res)
+{
+	pthread_t host, guest;
+	struct run *run;
+	unsigned int k;
+	int ret;
+
+	ret = run_create(cfg, false, guest_kick, host_interrupt, &run);
+	if (ret)
+		return ret;
+	for (k = 0; k < run->nqueues; k++) {
+		struct sim_queue *q = &run->queues[k];
+
+		q->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		q->irq_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (q->kick_fd < 0 || q->irq_fd < 0)
+			goto fail_errno;
+	}
+	run->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (run->stop_fd < 0)
+		goto fail_errno;
+
+	ret = -pthread_create(&host, NULL, host_thread, run);
+	if (ret)
+		goto fail;
+	ret = -pthread_create(&guest, NULL, guest_thread, run);
+	if (ret) {
+		signal_fd(run->stop_fd);
+		pthread_join(host, NULL);
+		goto fail;
+	}
+	pthread_join(guest, NULL);
+	pthread_join(host, NULL);
+	return run_finish(run, res);
+
+fail_errno:
+	ret = -errno;
+fail:
+	run_finish(run, res);
+	return ret;
+}
