@@ -9,5 +9,6 @@ Suite *ring_suite(void);
 Suite *guestdrv_suite(void);
 Suite *hostdev_suite(void);
 Suite *sim_suite(void);
+Suite *debug_suite(void);
 
 #endif
