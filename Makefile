@@ -16,7 +16,7 @@ SAN	?=
 V	?= 0
 
 CFLAGS	:= -std=c11 -Wall -Wextra -Werror -Wmissing-prototypes -Wshadow \
-	   -Wstrict-prototypes -g $(OPT) $(SAN) -MMD -MP $(EXTRA_CFLAGS)
+	   -Wstrict-prototypes -Wno-missing-field-initializers -g $(OPT) $(SAN) -MMD -MP $(EXTRA_CFLAGS)
 LDFLAGS	:= $(SAN) $(EXTRA_LDFLAGS)
 LDLIBS	:= -lpthread
 

@@ -6,6 +6,7 @@
  * its sequence number and poisons its writable ones, so a completion proves
  * exactly which bytes the device copied and that it wrote no others.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,6 +24,7 @@ struct null_req {
 };
 
 struct null_wl {
+	struct sim_device dev;	/* first: the runners' view */
 	struct gvq *vq;
 	const struct vring_mem *mem;
 	uint64_t seed, rng;
@@ -43,17 +45,25 @@ static struct null_req *slot_at(const struct null_wl *w, uint32_t i)
 	return (struct null_req *)(w->slots + (size_t)i * w->slot_size);
 }
 
-struct null_wl *null_wl_create(const struct sim_config *cfg,
-			       const struct vring_mem *mem,
-			       struct gvq_pages *pages, struct gvq *vq)
+static const struct sim_device_ops null_ops;
+
+int null_device_create(struct run *run, struct sim_device **devp)
 {
+	const struct sim_config *cfg = run->cfg;
 	uint32_t n = cfg->chain_out + cfg->chain_in, i;
 	struct null_wl *w = calloc(1, sizeof(*w));
+	struct sim_queue *q;
 
 	if (!w)
-		return NULL;
-	w->vq = vq;
-	w->mem = mem;
+		return -ENOMEM;
+	w->dev.ops = &null_ops;
+	w->dev.async_fd = -1;
+	*devp = &w->dev;
+	q = run_add_queue(run, &w->dev, "null");
+	if (!q)
+		return -ENOMEM;
+	w->vq = q->gvq;
+	w->mem = &run->mem;
 	w->seed = w->rng = cfg->seed;
 	w->requests = cfg->requests;
 	w->out_num = cfg->chain_out;
@@ -66,15 +76,9 @@ struct null_wl *null_wl_create(const struct sim_config *cfg,
 			VRING_PAGE_SIZE;
 	w->slot_size = sizeof(struct null_req) + n * sizeof(struct gvq_sg);
 	w->slots = calloc(w->nslots, w->slot_size);
-	w->first_pfn = gvq_pages_alloc(pages, w->nslots * w->slot_pages);
-	if (!w->slots || w->first_pfn < 0) {
-		if (w->first_pfn >= 0)
-			gvq_pages_free(pages, (uint32_t)w->first_pfn,
-				       w->nslots * w->slot_pages);
-		free(w->slots);
-		free(w);
-		return NULL;
-	}
+	w->first_pfn = gvq_pages_alloc(run->pages, w->nslots * w->slot_pages);
+	if (!w->slots || w->first_pfn < 0)
+		return -ENOMEM;
 	for (i = w->nslots; i--; ) {
 		struct null_req *r = slot_at(w, i);
 
@@ -83,15 +87,14 @@ struct null_wl *null_wl_create(const struct sim_config *cfg,
 		r->next_free = w->free_slots;
 		w->free_slots = r;
 	}
-	return w;
+	return 0;
 }
 
-void null_wl_destroy(struct null_wl *w, struct gvq_pages *pages)
+static void null_destroy(struct sim_device *dev)
 {
-	if (!w)
-		return;
-	gvq_pages_free(pages, (uint32_t)w->first_pfn,
-		       w->nslots * w->slot_pages);
+	struct null_wl *w = (struct null_wl *)dev;
+
+	/* Its guest pages go with the run's allocator. */
 	free(w->slots);
 	free(w);
 }
@@ -204,8 +207,9 @@ static bool echo_ok(const struct null_wl *w, const struct null_req *r,
  * device anywhere between two of them, including between the last empty
  * get_buf and the restart that re-arms interrupts: the lost wake-up window.
  */
-enum wl_step null_wl_step(struct null_wl *w)
+static enum wl_step null_guest_step(struct sim_device *dev)
 {
+	struct null_wl *w = (struct null_wl *)dev;
 	struct null_req *r;
 	bool can_add;
 	uint32_t len;
@@ -258,18 +262,38 @@ enum wl_step null_wl_step(struct null_wl *w)
 	return WL_PROGRESS;
 }
 
-void null_wl_result(const struct null_wl *w, struct sim_dev_result *r)
+/* The device side: one chain per step, echoed at once; publish when the
+ * ring is drained (or broken: what was used before still counts). */
+static int null_host_step(struct sim_device *dev, struct sim_queue *q)
 {
+	int ret = null_dev_process(q->hvq);
+
+	(void)dev;
+	if (ret > 0)
+		return 1;
+	hvq_notify(q->hvq);
+	if (ret < 0)
+		run_host_failed(q);
+	return ret;
+}
+
+static void null_result(struct sim_device *dev, struct sim_dev_result *r)
+{
+	const struct null_wl *w = (const struct null_wl *)dev;
+
 	r->name = "null";
 	r->requests = w->requests;
 	r->completed = w->completed;
 	r->bytes = w->bytes;
 	r->in_flight = w->submitted - w->completed;
 	r->mismatches = w->mismatches;
+	r->restart_races = w->restart_races;
 	r->verified = !w->mismatches && w->completed == w->requests;
 }
 
-uint64_t null_wl_restart_races(const struct null_wl *w)
-{
-	return w->restart_races;
-}
+static const struct sim_device_ops null_ops = {
+	.guest_step = null_guest_step,
+	.host_step = null_host_step,
+	.result = null_result,
+	.destroy = null_destroy,
+};

@@ -114,8 +114,9 @@ enum wl_step run_guest_round(struct run *run)
 	bool progress = false, done = true;
 	unsigned int k;
 
-	for (k = 0; k < run->nqueues; k++) {
-		enum wl_step st = null_wl_step(run->null_wl[k]);
+	for (k = 0; k < run->ndevices; k++) {
+		struct sim_device *dev = run->devices[k];
+		enum wl_step st = dev->ops->guest_step(dev);
 
 		progress |= st == WL_PROGRESS;
 		done &= st == WL_DONE;
@@ -123,21 +124,9 @@ enum wl_step run_guest_round(struct run *run)
 	return done ? WL_DONE : progress ? WL_PROGRESS : WL_IDLE;
 }
 
-int run_host_chain(struct sim_queue *q)
+void run_host_failed(struct sim_queue *q)
 {
-	int ret = null_dev_process(q->hvq);
-
-	if (ret > 0)
-		return 1;
-	/* Drained, or just broken: either way publish what was used, so
-	 * completions made before a detection still reach the driver. */
-	hvq_notify(q->hvq);
-	return ret;
-}
-
-void run_host_failed(struct run *run, struct sim_queue *q,
-		     void (*wake_guest)(struct sim_queue *q))
-{
+	struct run *run = q->run;
 	unsigned int i;
 
 	if (q->host_reported)
@@ -146,17 +135,18 @@ void run_host_failed(struct run *run, struct sim_queue *q,
 	atomic_store(&run->host_failed, true);
 	/* Wake the guest wherever it sleeps, so it sees the flag. */
 	for (i = 0; i < run->nqueues; i++)
-		wake_guest(&run->queues[i]);
+		run->wake_guest(&run->queues[i]);
 }
 
 static void run_destroy(struct run *run)
 {
 	unsigned int i;
 
+	for (i = 0; i < run->ndevices; i++)
+		run->devices[i]->ops->destroy(run->devices[i]);
 	for (i = 0; i < run->nqueues; i++) {
 		struct sim_queue *q = &run->queues[i];
 
-		null_wl_destroy(run->null_wl[i], run->pages);
 		gvq_destroy(q->gvq);
 		hvq_destroy(q->hvq);
 		if (q->kick_fd >= 0)
@@ -176,42 +166,50 @@ static void run_destroy(struct run *run)
 	free(run);
 }
 
-static int setup_queue(struct run *run, const char *name)
+struct sim_queue *run_add_queue(struct run *run, struct sim_device *dev,
+				const char *name)
 {
 	const struct sim_config *cfg = run->cfg;
-	struct sim_queue *q = &run->queues[run->nqueues];
+	struct sim_queue *q;
+	int64_t pfn;
 
+	if (run->nqueues == SIM_MAX_QUEUES)
+		return NULL;
+	pfn = gvq_pages_alloc(run->pages, VRING_PAGES);
+	if (pfn < 0)
+		return NULL;
+	q = &run->queues[run->nqueues];
 	q->name = name;
 	q->run = run;
+	q->dev = dev;
 	q->index = run->nqueues;
 	q->kick_fd = q->irq_fd = -1;
 	run->queue_names[run->nqueues] = name;
 	run->nqueues++;
-	{
-		int64_t pfn = gvq_pages_alloc(run->pages, VRING_PAGES);
-
-		if (pfn < 0)
-			return (int)pfn;
-		q->pages = run->mem.base + ((uint64_t)pfn << VRING_PAGE_SHIFT);
-	}
+	q->pages = run->mem.base + ((uint64_t)pfn << VRING_PAGE_SHIFT);
 	vring_init(&q->vr, q->pages, cfg->queue_size);
 	vring_reset(&q->vr, cfg->start_index);
 	q->gvq = gvq_create(q->pages, cfg->queue_size, cfg->start_index,
 			    &run->guest_ops, q);
 	q->hvq = hvq_create(&run->mem, q->pages, cfg->queue_size,
 			    cfg->start_index, &run->host_ops, q);
-	if (!q->gvq || !q->hvq)
-		return -ENOMEM;
-	run->null_wl[q->index] = null_wl_create(cfg, &run->mem, run->pages,
-						q->gvq);
-	return run->null_wl[q->index] ? 0 : -ENOMEM;
+	return q->gvq && q->hvq ? q : NULL;
 }
+
+/* A device constructor, and the devices flag that asks for it. */
+static const struct {
+	unsigned int flag;
+	int (*create)(struct run *run, struct sim_device **devp);
+} device_table[] = {
+	{ SIM_DEV_NULL, null_device_create },
+};
 
 int run_create(const struct sim_config *cfg, bool stepped,
 	       void (*kick)(void *ctx), void (*interrupt)(void *ctx),
-	       struct run **runp)
+	       void (*wake_guest)(struct sim_queue *q), struct run **runp)
 {
 	struct run *run = calloc(1, sizeof(*run));
+	unsigned int i;
 	int ret;
 
 	*runp = NULL;
@@ -220,6 +218,7 @@ int run_create(const struct sim_config *cfg, bool stepped,
 	run->cfg = cfg;
 	run->stepped = stepped;
 	run->stop_fd = -1;
+	run->wake_guest = wake_guest;
 	/* Events cost a call each on the hot path: take them only when
 	 * something wants them.  Without them a detection has no seq. */
 	run->events = stepped || cfg->trace_path || cfg->ndumps ||
@@ -251,10 +250,16 @@ int run_create(const struct sim_config *cfg, bool stepped,
 		if (!run->guest_trace || !run->host_trace)
 			goto fail;
 	}
-	if (cfg->devices & SIM_DEV_NULL) {
-		ret = setup_queue(run, "null");
+	for (i = 0; i < sizeof(device_table) / sizeof(device_table[0]); i++) {
+		struct sim_device *dev;
+
+		if (!(cfg->devices & device_table[i].flag))
+			continue;
+		ret = device_table[i].create(run, &dev);
 		if (ret)
 			goto fail;
+		dev->run = run;
+		run->devices[run->ndevices++] = dev;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &run->t0);
 	*runp = run;
@@ -304,20 +309,30 @@ int run_finish(struct run *run, struct sim_result *res)
 	}
 
 	res->ok = !run->stalled;
+	for (i = 0; i < run->ndevices; i++) {
+		struct sim_device *dev = run->devices[i];
+		struct sim_dev_result *d = &res->devs[res->ndevs++];
+		unsigned int k;
+
+		memset(d, 0, sizeof(*d));
+		d->queue_size = cfg->queue_size;
+		for (k = 0; k < run->nqueues; k++) {
+			if (run->queues[k].dev != dev)
+				continue;
+			d->kicks += run->queues[k].kicks;
+			d->interrupts += run->queues[k].interrupts;
+		}
+		dev->ops->result(dev, d);
+		res->restart_races += d->restart_races;
+		res->ok &= d->verified;
+	}
 	for (i = 0; i < run->nqueues; i++) {
 		struct sim_queue *q = &run->queues[i];
-		struct sim_dev_result *d = &res->devs[res->ndevs++];
 
-		null_wl_result(run->null_wl[i], d);
-		res->restart_races += null_wl_restart_races(run->null_wl[i]);
-		d->queue_size = cfg->queue_size;
-		d->kicks = q->kicks;
-		d->interrupts = q->interrupts;
 		add_detection(res, "host", q->name, hvq_detection(q->hvq),
 			      run->events, q->host_det_seq);
 		add_detection(res, "guest", q->name, gvq_detection(q->gvq),
 			      run->events, q->guest_det_seq);
-		res->ok &= d->verified;
 	}
 	res->ok &= res->ndetections == 0;
 	run_destroy(run);

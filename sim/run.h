@@ -16,6 +16,7 @@
 
 struct run;
 struct trace;
+struct sim_device;
 
 /*
  * One queue and its two ends.  Each side's fields sit on their own cache
@@ -24,6 +25,7 @@ struct trace;
 struct sim_queue {
 	const char *name;
 	struct run *run;
+	struct sim_device *dev;		/* whose queue this is */
 	unsigned int index;
 	void *pages;			/* the three shared pages */
 	struct vring vr;		/* for dumps only: sides have their own */
@@ -57,8 +59,11 @@ struct run {
 	struct gvq_pages *pages;
 	unsigned int nqueues;
 	struct sim_queue queues[SIM_MAX_QUEUES];
-	struct null_wl *null_wl[SIM_MAX_QUEUES];
 	const char *queue_names[SIM_MAX_QUEUES];
+	unsigned int ndevices;
+	struct sim_device *devices[SIM_MAX_QUEUES];
+	/* The runner's way to wake a sleeping guest out of turn. */
+	void (*wake_guest)(struct sim_queue *q);
 	struct timespec t0;
 	struct gvq_ops guest_ops;	/* the runner's kick, our events */
 	struct hvq_ops host_ops;	/* the runner's interrupt, our events */
@@ -78,43 +83,67 @@ struct run {
 	bool stalled;			/* stepped: nobody could move */
 };
 
-/* Set up guest memory, the queues and the workloads for cfg; the runner
- * supplies the notification half of each side's ops. */
-int run_create(const struct sim_config *cfg, bool stepped,
-	       void (*kick)(void *ctx), void (*interrupt)(void *ctx),
-	       struct run **runp);
-/* Write the trace and end dumps, fill res, free everything. */
-int run_finish(struct run *run, struct sim_result *res);
-
-/* Wake the guest after a device check fired (the runner's way). */
-void run_host_failed(struct run *run, struct sim_queue *q,
-		     void (*wake_guest)(struct sim_queue *q));
-
-/* One round of the guest: a step of every workload.  Returns WL_DONE when
- * all are done, WL_PROGRESS if any moved, else WL_IDLE. */
+/*
+ * What the runners see of a device: its guest workload, its host side, and
+ * whatever host work does not start with a kick (I/O completions, frames
+ * arriving from the wire).  A device embeds this struct first.
+ */
 enum wl_step {
 	WL_PROGRESS,	/* did something; call again */
 	WL_IDLE,	/* nothing to do until the device interrupts */
 	WL_DONE,	/* finished, or the queue broke */
 };
+
+struct sim_device_ops {
+	/* Guest: at most one ring operation; never blocks. */
+	enum wl_step (*guest_step)(struct sim_device *dev);
+	/* Host, woken by a kick of q: one unit of work.  1: call again;
+	 * 0: nothing left, and what was used is published; -EIO: q broke
+	 * (the device has called run_host_failed). */
+	int (*host_step)(struct sim_device *dev, struct sim_queue *q);
+	/* Optional host work no kick starts.  Stepped runner: how many such
+	 * actions can run now, and run the i-th.  Threaded runner: start()
+	 * may start the device's own threads and set async_fd, which the
+	 * host thread polls and answers with async_drain(); stop() joins. */
+	unsigned int (*async_ready)(struct sim_device *dev);
+	void (*async_step)(struct sim_device *dev, unsigned int i);
+	int (*start)(struct sim_device *dev);
+	void (*stop)(struct sim_device *dev);
+	void (*async_drain)(struct sim_device *dev);
+	/* The device's part of the summary; then free it. */
+	void (*result)(struct sim_device *dev, struct sim_dev_result *r);
+	void (*destroy)(struct sim_device *dev);
+};
+
+struct sim_device {
+	const struct sim_device_ops *ops;
+	struct run *run;
+	int async_fd;			/* threaded: -1 if none */
+};
+
+/* Set up guest memory, the queues and the devices for cfg; the runner
+ * supplies the notification half of each side's ops. */
+int run_create(const struct sim_config *cfg, bool stepped,
+	       void (*kick)(void *ctx), void (*interrupt)(void *ctx),
+	       void (*wake_guest)(struct sim_queue *q), struct run **runp);
+/* Write the trace and end dumps, fill res, free everything. */
+int run_finish(struct run *run, struct sim_result *res);
+
+/* For devices: a new queue of dev named name, both ends wired; NULL on
+ * failure.  The driver's page allocator is run->pages. */
+struct sim_queue *run_add_queue(struct run *run, struct sim_device *dev,
+				const char *name);
+
+/* For devices: q's device side broke; stop the guest waiting for it. */
+void run_host_failed(struct sim_queue *q);
+
+/* One round of the guest: a step of every device's workload.  WL_DONE
+ * when all are done, WL_PROGRESS if any moved, else WL_IDLE. */
 enum wl_step run_guest_round(struct run *run);
 
-/* Host: one chain of q (stepped) or all of them (threaded); then, when
- * nothing is left, publish and interrupt.  Returns 1 while there may be
- * more, 0 when drained, -EIO once the queue is broken. */
-int run_host_chain(struct sim_queue *q);
+/* ---- devices ---- */
 
-/* ---- the null workload (guest side) ---- */
-
-struct null_wl;
-
-struct null_wl *null_wl_create(const struct sim_config *cfg,
-			       const struct vring_mem *mem,
-			       struct gvq_pages *pages, struct gvq *vq);
-void null_wl_destroy(struct null_wl *w, struct gvq_pages *pages);
-enum wl_step null_wl_step(struct null_wl *w);
-void null_wl_result(const struct null_wl *w, struct sim_dev_result *r);
-uint64_t null_wl_restart_races(const struct null_wl *w);
+int null_device_create(struct run *run, struct sim_device **devp);
 
 /* ---- the trace ---- */
 

@@ -13,7 +13,7 @@
 
 #include "vring.h"
 
-enum sim_device {
+enum sim_device_flag {
 	SIM_DEV_NULL = 1u << 0,
 };
 
@@ -69,6 +69,7 @@ struct sim_dev_result {
 	uint64_t interrupts;
 	uint64_t in_flight;		/* posted, never completed */
 	uint64_t mismatches;		/* completions that failed verification */
+	uint64_t restart_races;		/* restarts that found new used */
 	bool verified;
 };
 

@@ -33,16 +33,23 @@ static void wake_guest(struct sim_queue *q)
 	q->irq_pending++;
 }
 
-enum act { ACT_GUEST, ACT_HOST, ACT_DELIVER_KICK, ACT_DELIVER_IRQ };
+enum act { ACT_GUEST, ACT_HOST, ACT_KICK, ACT_IRQ, ACT_ASYNC };
 
 struct action {
 	enum act act;
-	struct sim_queue *q;
+	struct sim_queue *q;		/* ACT_HOST, ACT_KICK, ACT_IRQ */
+	struct sim_device *dev;		/* ACT_ASYNC */
+	unsigned int i;			/* ACT_ASYNC: which of dev's actions */
 };
+
+/* Room for every action that can be ready at once, with a device's own
+ * actions (I/O in flight, frames on the wire) capped at a queue's worth. */
+#define MAX_ASYNC	VRING_MAX_SIZE
+#define MAX_ACTIONS	(1 + 2 * SIM_MAX_QUEUES + SIM_MAX_QUEUES * MAX_ASYNC)
 
 int sim_run_stepped(const struct sim_config *cfg, struct sim_result *res)
 {
-	struct action acts[1 + 2 * SIM_MAX_QUEUES];
+	static struct action acts[MAX_ACTIONS];
 	bool guest_asleep = false;
 	/* Its own stream, so the workload's choices do not shift with the
 	 * schedule's. */
@@ -51,7 +58,8 @@ int sim_run_stepped(const struct sim_config *cfg, struct sim_result *res)
 	unsigned int k;
 	int ret;
 
-	ret = run_create(cfg, true, stepped_kick, stepped_interrupt, &run);
+	ret = run_create(cfg, true, stepped_kick, stepped_interrupt,
+			 wake_guest, &run);
 	if (ret)
 		return ret;
 	for (;;) {
@@ -59,18 +67,26 @@ int sim_run_stepped(const struct sim_config *cfg, struct sim_result *res)
 		struct action a;
 
 		if (!guest_asleep)
-			acts[n++] = (struct action){ ACT_GUEST, NULL };
+			acts[n++] = (struct action){ .act = ACT_GUEST };
 		for (k = 0; k < run->nqueues; k++) {
 			struct sim_queue *q = &run->queues[k];
 
 			if (q->host_active)
 				acts[n++] = (struct action){ ACT_HOST, q };
 			else if (q->kick_pending)
-				acts[n++] = (struct action){ ACT_DELIVER_KICK,
-							     q };
+				acts[n++] = (struct action){ ACT_KICK, q };
 			if (guest_asleep && q->irq_pending)
-				acts[n++] = (struct action){ ACT_DELIVER_IRQ,
-							     q };
+				acts[n++] = (struct action){ ACT_IRQ, q };
+		}
+		for (k = 0; k < run->ndevices; k++) {
+			struct sim_device *dev = run->devices[k];
+			unsigned int i, ready;
+
+			ready = dev->ops->async_ready ?
+				dev->ops->async_ready(dev) : 0;
+			for (i = 0; i < ready && i < MAX_ASYNC; i++)
+				acts[n++] = (struct action){ ACT_ASYNC, .dev = dev,
+							     .i = i };
 		}
 		if (!n) {
 			run->stalled = true;
@@ -90,11 +106,11 @@ int sim_run_stepped(const struct sim_config *cfg, struct sim_result *res)
 				break;
 			guest_asleep = st == WL_IDLE;
 		} else if (a.act == ACT_HOST) {
-			ret = run_host_chain(a.q);
-			a.q->host_active = ret > 0;
-			if (ret < 0)
-				run_host_failed(run, a.q, wake_guest);
-		} else if (a.act == ACT_DELIVER_KICK) {
+			a.q->host_active =
+				a.q->dev->ops->host_step(a.q->dev, a.q) > 0;
+		} else if (a.act == ACT_ASYNC) {
+			a.dev->ops->async_step(a.dev, a.i);
+		} else if (a.act == ACT_KICK) {
 			a.q->kick_pending = 0;
 			a.q->host_active = true;
 		} else {

@@ -73,37 +73,59 @@ static int epoll_over(const int *fds, void *const *ptrs, unsigned int n)
 	return ep;
 }
 
+/* What an epoll event in the host thread is about. */
+struct host_src {
+	enum { SRC_QUEUE, SRC_DEVICE, SRC_STOP } kind;
+	void *p;
+};
+
 static void *host_thread(void *arg)
 {
 	struct run *run = arg;
-	struct epoll_event ev[SIM_MAX_QUEUES + 1];
-	int fds[SIM_MAX_QUEUES + 1], ep, n, i, ret;
-	void *ptrs[SIM_MAX_QUEUES + 1];
-	unsigned int k;
+	struct host_src src[2 * SIM_MAX_QUEUES + 1];
+	void *ptrs[2 * SIM_MAX_QUEUES + 1];
+	int fds[2 * SIM_MAX_QUEUES + 1], ep, n, i;
+	struct epoll_event ev[2 * SIM_MAX_QUEUES + 1];
+	unsigned int k, nsrc = 0;
 
 	for (k = 0; k < run->nqueues; k++) {
-		fds[k] = run->queues[k].kick_fd;
-		ptrs[k] = &run->queues[k];
+		src[nsrc] = (struct host_src){ SRC_QUEUE, &run->queues[k] };
+		fds[nsrc++] = run->queues[k].kick_fd;
 	}
-	fds[k] = run->stop_fd;
-	ptrs[k] = NULL;
-	ep = epoll_over(fds, ptrs, run->nqueues + 1);
+	for (k = 0; k < run->ndevices; k++) {
+		if (run->devices[k]->async_fd < 0)
+			continue;
+		src[nsrc] = (struct host_src){ SRC_DEVICE, run->devices[k] };
+		fds[nsrc++] = run->devices[k]->async_fd;
+	}
+	src[nsrc] = (struct host_src){ SRC_STOP, NULL };
+	fds[nsrc++] = run->stop_fd;
+	for (k = 0; k < nsrc; k++)
+		ptrs[k] = &src[k];
+	ep = epoll_over(fds, ptrs, nsrc);
 	for (;;) {
-		n = epoll_wait(ep, ev, SIM_MAX_QUEUES + 1, -1);
+		n = epoll_wait(ep, ev, (int)nsrc, -1);
 		if (n < 0 && errno != EINTR)
 			abort();
 		for (i = 0; i < n; i++) {
-			struct sim_queue *q = ev[i].data.ptr;
+			struct host_src *s = ev[i].data.ptr;
+			struct sim_queue *q = s->p;
+			struct sim_device *dev = s->p;
 
-			if (!q)
+			switch (s->kind) {
+			case SRC_STOP:
 				goto out;
-			/* Take the kick before looking: one that lands while
-			 * we work wakes us again. */
-			drain_fd(q->kick_fd);
-			while ((ret = run_host_chain(q)) > 0)
-				;
-			if (ret < 0)
-				run_host_failed(run, q, wake_guest);
+			case SRC_QUEUE:
+				/* Take the kick before looking: one that
+				 * lands while we work wakes us again. */
+				drain_fd(q->kick_fd);
+				while (q->dev->ops->host_step(q->dev, q) > 0)
+					;
+				break;
+			case SRC_DEVICE:
+				dev->ops->async_drain(dev);
+				break;
+			}
 		}
 	}
 out:
@@ -147,6 +169,16 @@ static void *guest_thread(void *arg)
 	return NULL;
 }
 
+/* Stop (join the threads of) the first n devices. */
+static void stop_devices(struct run *run, unsigned int n)
+{
+	unsigned int k;
+
+	for (k = 0; k < n; k++)
+		if (run->devices[k]->ops->stop)
+			run->devices[k]->ops->stop(run->devices[k]);
+}
+
 int sim_run_threaded(const struct sim_config *cfg, struct sim_result *res)
 {
 	pthread_t host, guest;
@@ -154,7 +186,8 @@ int sim_run_threaded(const struct sim_config *cfg, struct sim_result *res)
 	unsigned int k;
 	int ret;
 
-	ret = run_create(cfg, false, guest_kick, host_interrupt, &run);
+	ret = run_create(cfg, false, guest_kick, host_interrupt, wake_guest,
+			 &run);
 	if (ret)
 		return ret;
 	for (k = 0; k < run->nqueues; k++) {
@@ -169,18 +202,32 @@ int sim_run_threaded(const struct sim_config *cfg, struct sim_result *res)
 	if (run->stop_fd < 0)
 		goto fail_errno;
 
+	for (k = 0; k < run->ndevices; k++) {
+		struct sim_device *dev = run->devices[k];
+
+		ret = dev->ops->start ? dev->ops->start(dev) : 0;
+		if (ret) {
+			stop_devices(run, k);
+			goto fail;
+		}
+	}
 	ret = -pthread_create(&host, NULL, host_thread, run);
 	if (ret)
-		goto fail;
+		goto fail_started;
 	ret = -pthread_create(&guest, NULL, guest_thread, run);
 	if (ret) {
 		signal_fd(run->stop_fd);
 		pthread_join(host, NULL);
-		goto fail;
+		goto fail_started;
 	}
 	pthread_join(guest, NULL);
 	pthread_join(host, NULL);
+	stop_devices(run, run->ndevices);
 	return run_finish(run, res);
+
+fail_started:
+	stop_devices(run, run->ndevices);
+	goto fail;
 
 fail_errno:
 	ret = -errno;
