@@ -95,6 +95,33 @@ enum gvq_err gvq_error(const struct gvq *vq);
 
 unsigned int gvq_num_free(const struct gvq *vq);
 
+/* ---- the blk driver (guestdrv/blk.c) ---- */
+
+/* Take the capacity in 512-byte sectors that the device left in the
+ * configuration word of the queue at pages, zeroing the word (the seed's
+ * driver does the same). */
+uint32_t gvq_blk_capacity(void *pages);
+
+/*
+ * Post one blk request: the header (filled in here through hdr, the guest's
+ * own mapping of hdr_gpa), ndata data buffers (device-readable for
+ * VRING_BLK_T_OUT, device-writable otherwise) and the 1-byte status at
+ * status_gpa.  Returns as gvq_add_buf().
+ */
+struct vring_blk_outhdr;
+int gvq_blk_add(struct gvq *vq, struct vring_blk_outhdr *hdr,
+		uint64_t hdr_gpa, uint32_t type, uint64_t sector,
+		const struct gvq_sg *data, unsigned int ndata,
+		uint64_t status_gpa, void *token);
+
+/* ---- the net driver (guestdrv/net.c) ---- */
+
+/* Post one empty receive buffer (device-writable). */
+int gvq_net_add_rx(struct gvq *vq, const struct gvq_sg *buf, void *token);
+/* Post one frame for transmission (n device-readable buffers). */
+int gvq_net_add_tx(struct gvq *vq, const struct gvq_sg *frame,
+		   unsigned int n, void *token);
+
 /*
  * A page allocator over a range of guest-physical memory, for the buffers
  * the driver posts and the queue pages themselves.  Not thread-safe.

@@ -8,6 +8,7 @@
 #ifndef VQSIM_HOSTDEV_H
 #define VQSIM_HOSTDEV_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/uio.h>
 
@@ -114,5 +115,46 @@ unsigned int hvq_in_flight(const struct hvq *vq);
  * chain, 0 if none was available, -EIO on a broken queue.
  */
 int null_dev_process(struct hvq *vq);
+
+/* ---- the blk device (hostdev/blk.c) ---- */
+
+/* One parsed blk request; the device's own copy, nothing read twice. */
+struct hblk_req {
+	uint32_t head;
+	uint32_t type;			/* VRING_BLK_T_*, BARRIER masked off */
+	bool barrier;
+	uint64_t sector;
+	uint64_t data_len;		/* bytes in data[] */
+	unsigned int ndata;
+	struct iovec data[VRING_MAX_SIZE];	/* checked pointers */
+	uint8_t *status;		/* checked pointer to the status byte */
+	uint8_t result;			/* VRING_BLK_S_*, once executed */
+	uint32_t written;		/* bytes the device wrote: the used len */
+};
+
+/*
+ * Take and parse the next request.  1 with *r filled, 0 if none, -EIO if a
+ * ring check or blk_bad_request fired (the queue is then broken).
+ */
+int blk_dev_pop(struct hvq *vq, struct hblk_req *r);
+
+/*
+ * Do r's I/O on fd (sectors long) at its explicit offset, on any thread:
+ * a request past the end is IOERR, an unknown type UNSUPP.  Touches guest
+ * memory only through r's checked buffers.
+ */
+void blk_dev_execute(struct hblk_req *r, int fd, uint64_t sectors);
+
+/* Write r's status byte and give its chain back (the queue's thread). */
+void blk_dev_complete(struct hvq *vq, const struct hblk_req *r);
+
+/* ---- the net device (hostdev/net.c) ---- */
+
+/* The next frame to transmit: a chain of readable buffers only (else
+ * net_bad_direction).  1, 0 if none, -EIO. */
+int net_dev_tx_pop(struct hvq *vq, struct hvq_chain *c);
+/* The next receive buffer: a chain of writable buffers only (else
+ * net_bad_direction).  1, 0 if none, -EIO. */
+int net_dev_rx_pop(struct hvq *vq, struct hvq_chain *c);
 
 #endif

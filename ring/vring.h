@@ -251,6 +251,27 @@ static inline void vring_used_elem_write(const struct vring *vr, uint32_t idx,
 	WRITE_ONCE(s->len, vring_le32(len));
 }
 
+/* ---- the configuration word ---- */
+
+/*
+ * Before the driver starts, the first u32 of page 0 carries the device's
+ * configuration (blk: the capacity in 512-byte sectors, an i386 unsigned
+ * long in the seed); the driver takes it and zeroes the word, since it is
+ * also descriptor 0's pfn.
+ */
+static inline void vring_config_set(const struct vring *vr, uint32_t v)
+{
+	WRITE_ONCE(vr->desc[0].pfn, vring_le32(v));
+}
+
+static inline uint32_t vring_config_take(const struct vring *vr)
+{
+	uint32_t v = vring_le32(READ_ONCE(vr->desc[0].pfn));
+
+	WRITE_ONCE(vr->desc[0].pfn, 0);
+	return v;
+}
+
 /* ---- snapshot ---- */
 
 /*

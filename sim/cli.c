@@ -15,9 +15,12 @@
 
 #include "sim.h"
 
-#define DEFAULT_REQUESTS	1000000u
+#define DEFAULT_REQUESTS	100000u
 #define DEFAULT_BATCH		32u
 #define DEFAULT_GUEST_MEM	(16u << 20)
+#define DEFAULT_DISK_SIZE	(64u << 20)
+#define DEFAULT_BLK_WORKERS	4u
+#define DEFAULT_BARRIER_EVERY	64u
 
 enum {
 	OPT_DEVICE = 256,
@@ -33,6 +36,12 @@ enum {
 	OPT_STRICT,
 	OPT_TRACE,
 	OPT_DUMP,
+	OPT_DISK,
+	OPT_DISK_SIZE,
+	OPT_BLK_WORKERS,
+	OPT_BARRIER_EVERY,
+	OPT_DIRECT,
+	OPT_NET_PEER,
 	OPT_HELP,
 };
 
@@ -50,6 +59,12 @@ static const struct option options[] = {
 	{ "strict",	no_argument,	   NULL, OPT_STRICT },
 	{ "trace",	required_argument, NULL, OPT_TRACE },
 	{ "dump",	required_argument, NULL, OPT_DUMP },
+	{ "disk",	required_argument, NULL, OPT_DISK },
+	{ "disk-size",	required_argument, NULL, OPT_DISK_SIZE },
+	{ "blk-workers", required_argument, NULL, OPT_BLK_WORKERS },
+	{ "barrier-every", required_argument, NULL, OPT_BARRIER_EVERY },
+	{ "direct",	no_argument,	   NULL, OPT_DIRECT },
+	{ "net-peer",	required_argument, NULL, OPT_NET_PEER },
 	{ "help",	no_argument,	   NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -59,14 +74,23 @@ static const char usage_text[] =
 "Runs a guest driver and a host device on two threads over the 2007 lguest\n"
 "descriptor ring and verifies every buffer.\n"
 "\n"
-"  --device null        the device to run (repeatable; default null)\n"
-"  --requests N         requests per device (default 1000000)\n"
+"  --device blk|net|null  a device to run (repeatable; default blk and net)\n"
+"  --requests N         requests per device (default 100000)\n"
 "  --queue-size N       power of two, 2..256 (default 256)\n"
 "  --chain OUT:IN       readable and writable descriptors per request (1:1)\n"
 "  --seed N             seed for every random choice (default: new each run)\n"
 "  --start-index N      start every free-running index at N (wrap testing)\n"
 "  --batch N            kick once per N buffers added (default 32)\n"
 "  --guest-mem MIB      guest memory in MiB (default 16)\n"
+"  --disk PATH          blk backing file, created if absent (default: a\n"
+"                       temporary file, removed at exit)\n"
+"  --disk-size MIB      size of a disk file vqsim creates (default 64)\n"
+"  --blk-workers N      blk I/O worker threads (default 4)\n"
+"  --barrier-every K    blk: a barrier after every K writes (default 64;\n"
+"                       0: none)\n"
+"  --direct             blk: open the disk with O_DIRECT\n"
+"  --net-peer loopback|guest  what answers on the net wire (default\n"
+"                       loopback; guest: a second simulated guest)\n"
 "  --json               print the summary as JSON\n"
 "  --stepped            one thread, the seed chooses every interleaving\n"
 "  --trace FILE         one line per ring event\n"
@@ -85,7 +109,10 @@ void sim_config_default(struct sim_config *cfg)
 	struct timespec ts;
 
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->devices = SIM_DEV_NULL;
+	cfg->devices = SIM_DEV_BLK | SIM_DEV_NET;
+	cfg->disk_size = DEFAULT_DISK_SIZE;
+	cfg->blk_workers = DEFAULT_BLK_WORKERS;
+	cfg->barrier_every = DEFAULT_BARRIER_EVERY;
 	cfg->requests = DEFAULT_REQUESTS;
 	cfg->queue_size = VRING_MAX_SIZE;
 	cfg->chain_out = 1;
@@ -143,11 +170,15 @@ static int parse_when(const char *s, enum sim_when_kind *kind, uint64_t *n)
 
 static int parse_device(const char *s, unsigned int *devices)
 {
-	if (!strcmp(s, "null")) {
+	if (!strcmp(s, "null"))
 		*devices |= SIM_DEV_NULL;
-		return 0;
-	}
-	return -1;
+	else if (!strcmp(s, "blk"))
+		*devices |= SIM_DEV_BLK;
+	else if (!strcmp(s, "net"))
+		*devices |= SIM_DEV_NET;
+	else
+		return -1;
+	return 0;
 }
 
 int sim_parse_args(int argc, char **argv, struct sim_config *cfg, FILE *out,
@@ -168,7 +199,7 @@ int sim_parse_args(int argc, char **argv, struct sim_config *cfg, FILE *out,
 			devices_given = true;
 			if (parse_device(optarg, &cfg->devices))
 				return usage_error(err, errlen,
-					"--device '%s': unknown device (expected null)",
+					"--device '%s': unknown device (expected blk, net or null)",
 					optarg);
 			break;
 		case OPT_REQUESTS:
@@ -270,6 +301,46 @@ bad_chain:
 			cfg->ndumps++;
 			break;
 		}
+		case OPT_DISK:
+			if (!*optarg)
+				return usage_error(err, errlen,
+						   "--disk: needs a file name");
+			cfg->disk_path = optarg;
+			break;
+		case OPT_DISK_SIZE:
+			if (parse_u64(optarg, 1u << 20, &v) || v == 0)
+				return usage_error(err, errlen,
+					"--disk-size '%s': expected MiB from 1 to 1048576",
+					optarg);
+			cfg->disk_size = v << 20;
+			break;
+		case OPT_BLK_WORKERS:
+			if (parse_u64(optarg, 64, &v) || v == 0)
+				return usage_error(err, errlen,
+					"--blk-workers '%s': expected 1 to 64",
+					optarg);
+			cfg->blk_workers = (uint32_t)v;
+			break;
+		case OPT_BARRIER_EVERY:
+			if (parse_u64(optarg, UINT32_MAX, &v))
+				return usage_error(err, errlen,
+					"--barrier-every '%s': expected a whole number",
+					optarg);
+			cfg->barrier_every = (uint32_t)v;
+			break;
+		case OPT_DIRECT:
+			cfg->direct = true;
+			break;
+		case OPT_NET_PEER:
+			if (!strcmp(optarg, "loopback"))
+				cfg->net_peer = SIM_PEER_LOOPBACK;
+			else if (!strcmp(optarg, "guest"))
+				cfg->net_peer = SIM_PEER_GUEST;
+			else
+				return usage_error(err, errlen,
+					"--net-peer '%s': expected loopback or guest",
+					optarg);
+			break;
 		case OPT_HELP:
 			fputs(usage_text, out);
 			return 1;

@@ -46,6 +46,15 @@ void sim_print_summary(FILE *f, const struct sim_result *res)
 			d->bytes, per(d->kicks, d->completed),
 			per(d->interrupts, d->completed),
 			d->verified ? "verified" : "NOT VERIFIED");
+		if (!strcmp(d->name, "blk"))
+			fprintf(f, "        reads %" PRIu64 "  writes %" PRIu64
+				"  barriers %" PRIu64 "  ioerr %" PRIu64
+				"  unsupp %" PRIu64 "\n", d->reads, d->writes,
+				d->barriers, d->ioerr, d->unsupp);
+		if (!strncmp(d->name, "net", 3))
+			fprintf(f, "        tx %" PRIu64 "  rx %" PRIu64
+				"  dropped %" PRIu64 "\n", d->tx, d->rx,
+				d->dropped);
 		if (d->mismatches)
 			fprintf(f, "        %" PRIu64 " completions did not "
 				"match what was sent\n", d->mismatches);
@@ -90,11 +99,23 @@ void sim_print_json(FILE *f, const struct sim_result *res)
 			", \"requests\": %" PRIu64 ", \"completed\": %" PRIu64
 			", \"bytes\": %" PRIu64 ", \"kicks\": %" PRIu64
 			", \"interrupts\": %" PRIu64 ", \"in_flight\": %" PRIu64
-			", \"mismatches\": %" PRIu64 ", \"verified\": %s}",
+			", \"mismatches\": %" PRIu64 ", \"verified\": %s",
 			i ? ", " : "", d->name, d->queue_size, d->requests,
 			d->completed, d->bytes, d->kicks, d->interrupts,
 			d->in_flight, d->mismatches,
 			d->verified ? "true" : "false");
+		/* The device's own counters, inside its object. */
+		if (!strcmp(d->name, "blk"))
+			fprintf(f, ", \"reads\": %" PRIu64 ", \"writes\": %"
+				PRIu64 ", \"barriers\": %" PRIu64
+				", \"ioerr\": %" PRIu64 ", \"unsupp\": %"
+				PRIu64, d->reads, d->writes, d->barriers,
+				d->ioerr, d->unsupp);
+		if (!strncmp(d->name, "net", 3))
+			fprintf(f, ", \"tx\": %" PRIu64 ", \"rx\": %" PRIu64
+				", \"dropped\": %" PRIu64, d->tx, d->rx,
+				d->dropped);
+		fputc('}', f);
 	}
 	fputs("], \"detections\": [", f);
 	for (i = 0; i < res->ndetections; i++) {

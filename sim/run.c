@@ -201,6 +201,8 @@ static const struct {
 	unsigned int flag;
 	int (*create)(struct run *run, struct sim_device **devp);
 } device_table[] = {
+	{ SIM_DEV_BLK, blk_device_create },
+	{ SIM_DEV_NET, net_device_create },
 	{ SIM_DEV_NULL, null_device_create },
 };
 

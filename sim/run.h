@@ -143,6 +143,8 @@ enum wl_step run_guest_round(struct run *run);
 
 /* ---- devices ---- */
 
+int blk_device_create(struct run *run, struct sim_device **devp);
+int net_device_create(struct run *run, struct sim_device **devp);
 int null_device_create(struct run *run, struct sim_device **devp);
 
 /* ---- the trace ---- */

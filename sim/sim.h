@@ -15,6 +15,14 @@
 
 enum sim_device_flag {
 	SIM_DEV_NULL = 1u << 0,
+	SIM_DEV_BLK = 1u << 1,
+	SIM_DEV_NET = 1u << 2,
+};
+
+/* What is at the other end of the net device's wire. */
+enum sim_net_peer {
+	SIM_PEER_LOOPBACK,	/* sends every frame straight back */
+	SIM_PEER_GUEST,		/* a second simulated guest: inter-guest I/O */
 };
 
 enum sim_side { SIM_GUEST, SIM_HOST };
@@ -52,11 +60,17 @@ struct sim_config {
 	const char *trace_path;		/* NULL: no trace */
 	unsigned int ndumps;
 	struct sim_dump dumps[SIM_MAX_DUMPS];
+	const char *disk_path;		/* blk backing file; NULL: a temporary one */
+	uint64_t disk_size;		/* bytes, when the file is created */
+	uint32_t blk_workers;		/* I/O threads (steps, when stepped) */
+	uint32_t barrier_every;		/* blk: a barrier every K writes; 0 never */
+	bool direct;			/* blk: O_DIRECT */
+	enum sim_net_peer net_peer;
 	sim_tamper_fn *tamper;		/* tests only */
 	void *tamper_ctx;
 };
 
-#define SIM_MAX_QUEUES 4
+#define SIM_MAX_QUEUES 8
 #define SIM_MAX_DETECTIONS (2 * SIM_MAX_QUEUES)
 
 struct sim_dev_result {
@@ -70,6 +84,11 @@ struct sim_dev_result {
 	uint64_t in_flight;		/* posted, never completed */
 	uint64_t mismatches;		/* completions that failed verification */
 	uint64_t restart_races;		/* restarts that found new used */
+	/* blk only */
+	uint64_t reads, writes, barriers, ioerr, unsupp;
+	/* net only: frames sent, received intact, dropped for want of a
+	 * receive buffer */
+	uint64_t tx, rx, dropped;
 	bool verified;
 };
 

@@ -84,6 +84,7 @@ static void stepped_config(struct sim_config *cfg, uint64_t seed,
 			   uint64_t requests)
 {
 	sim_config_default(cfg);
+	cfg->devices = SIM_DEV_NULL;
 	cfg->stepped = true;
 	cfg->seed = seed;
 	cfg->requests = requests;
@@ -230,6 +231,7 @@ START_TEST(test_trace_threaded)
 
 	make_tmpdir();
 	sim_config_default(&cfg);
+	cfg.devices = SIM_DEV_NULL;
 	cfg.requests = 20000;
 	cfg.trace_path = path_in_tmp("t");
 	expect_ok(&cfg, &res);

@@ -16,6 +16,8 @@ int main(void)
 	srunner_add_suite(sr, hostdev_suite());
 	srunner_add_suite(sr, sim_suite());
 	srunner_add_suite(sr, debug_suite());
+	srunner_add_suite(sr, blk_suite());
+	srunner_add_suite(sr, net_suite());
 	srunner_run_all(sr, CK_ENV);
 	failed = srunner_ntests_failed(sr);
 	run = srunner_ntests_run(sr);

@@ -43,7 +43,7 @@ START_TEST(test_cli_defaults_and_values)
 	char err[256];
 
 	ck_assert_int_eq(parse(&cfg, err, sizeof(err), NULL), 0);
-	ck_assert_uint_eq(cfg.devices, SIM_DEV_NULL);
+	ck_assert_uint_eq(cfg.devices, SIM_DEV_BLK | SIM_DEV_NET);
 	ck_assert_uint_eq(cfg.queue_size, 256);
 	ck_assert_uint_eq(cfg.chain_out, 1);
 	ck_assert_uint_eq(cfg.chain_in, 1);
@@ -55,6 +55,7 @@ START_TEST(test_cli_defaults_and_values)
 			       "--chain", "3:2", "--seed", "0xdeadbeef",
 			       "--start-index", "4294967040", "--batch", "7",
 			       "--guest-mem", "4", "--json", NULL), 0);
+	ck_assert_uint_eq(cfg.devices, SIM_DEV_NULL);
 	ck_assert_uint_eq(cfg.requests, 123);
 	ck_assert_uint_eq(cfg.queue_size, 16);
 	ck_assert_uint_eq(cfg.chain_out, 3);
@@ -165,6 +166,7 @@ START_TEST(test_threaded_sizes_and_shapes)
 	unsigned int s;
 
 	sim_config_default(&cfg);
+	cfg.devices = SIM_DEV_NULL;
 	cfg.queue_size = 2u << _i;
 	cfg.requests = cfg.queue_size < 16 ? 3000 : 20000;
 	for (s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++) {
@@ -188,6 +190,7 @@ START_TEST(test_threaded_index_wrap)
 	struct sim_result res;
 
 	sim_config_default(&cfg);
+	cfg.devices = SIM_DEV_NULL;
 	cfg.start_index = 4294967040u;
 	cfg.requests = 50000;
 	cfg.chain_out = 3;
@@ -209,6 +212,7 @@ START_TEST(test_threaded_batch_kicks)
 	struct sim_result res;
 
 	sim_config_default(&cfg);
+	cfg.devices = SIM_DEV_NULL;
 	cfg.requests = 5000;
 	cfg.batch = 1;
 	run_ok(&cfg, &res);
@@ -295,7 +299,8 @@ END_TEST
 
 START_TEST(test_binary_summary)
 {
-	char *argv[] = { "vqsim", "--requests", "1000", "--seed", "5", NULL };
+	char *argv[] = { "vqsim", "--device", "null", "--requests", "1000",
+			 "--seed", "5", NULL };
 	char out[8192], err[4096];
 
 	ck_assert_int_eq(run_binary(argv, out, sizeof(out), err, sizeof(err)),
