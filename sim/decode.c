@@ -75,6 +75,13 @@ static void decode_chain(struct decoder *d, uint32_t head)
 				"desc %" PRIu32, head, i);
 			return;
 		}
+		/* Through other chains' descriptors a walk could go round
+		 * forever without meeting its own again. */
+		if (n == num) {
+			problem(d, "chain at head %" PRIu32 " is longer than "
+				"the queue", head);
+			return;
+		}
 		if (d->owner[i])
 			problem(d, "desc %" PRIu32 " is also in the chain at "
 				"head %u", i, d->owner[i] - 1u);
@@ -106,11 +113,6 @@ static void decode_chain(struct decoder *d, uint32_t head)
 		if (desc.next >= num) {
 			problem(d, "desc %" PRIu32 " chains to %" PRIu32
 				", beyond the queue", i, desc.next);
-			return;
-		}
-		if (n == num) {
-			problem(d, "chain at head %" PRIu32 " is longer than "
-				"the queue", head);
 			return;
 		}
 		i = desc.next;
