@@ -10,6 +10,7 @@ Suite *guestdrv_suite(void);
 Suite *hostdev_suite(void);
 Suite *sim_suite(void);
 Suite *debug_suite(void);
+Suite *decode_suite(void);
 Suite *blk_suite(void);
 Suite *net_suite(void);
 
