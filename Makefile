@@ -35,7 +35,8 @@ SIM_SRC		:= sim/blk.c sim/cli.c sim/decode.c sim/net.c sim/null_wl.c \
 		   sim/report.c sim/run.c \
 		   sim/stepped.c sim/threaded.c sim/trace.c
 MAIN_SRC	:= sim/main.c
-TEST_SRC	:= tests/check_blk.c tests/check_debug.c tests/check_guestdrv.c \
+TEST_SRC	:= tests/check_blk.c tests/check_debug.c tests/check_decode.c \
+		   tests/check_guestdrv.c \
 		   tests/check_hostdev.c tests/check_net.c \
 		   tests/check_main.c tests/check_ring.c tests/check_sim.c \
 		   tests/harness.c tests/mock_device.c tests/mock_driver.c

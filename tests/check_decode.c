@@ -17,7 +17,6 @@
 #include "sim.h"
 #include "tests.h"
 
-
 #define F_HEAD		VRING_DESC_F_HEAD
 #define F_NEXT		VRING_DESC_F_NEXT
 #define F_WRITE		VRING_DESC_F_WRITE
