@@ -31,12 +31,13 @@ endif
 RING_SRC	:= ring/vring.c
 GUESTDRV_SRC	:= guestdrv/blk.c guestdrv/gvq.c guestdrv/net.c guestdrv/pages.c
 HOSTDEV_SRC	:= hostdev/blk.c hostdev/hvq.c hostdev/net.c hostdev/null.c
+FAULTS_SRC	:= faults/spec.c
 SIM_SRC		:= sim/blk.c sim/cli.c sim/decode.c sim/net.c sim/null_wl.c \
 		   sim/report.c sim/run.c \
 		   sim/stepped.c sim/threaded.c sim/trace.c
 MAIN_SRC	:= sim/main.c
 TEST_SRC	:= tests/check_blk.c tests/check_debug.c tests/check_decode.c \
-		   tests/check_guestdrv.c \
+		   tests/check_faults.c tests/check_guestdrv.c \
 		   tests/check_hostdev.c tests/check_net.c \
 		   tests/check_main.c tests/check_ring.c tests/check_sim.c \
 		   tests/harness.c tests/mock_device.c tests/mock_driver.c
@@ -45,11 +46,13 @@ TEST_SRC	:= tests/check_blk.c tests/check_debug.c tests/check_decode.c \
 INC_ring	:= -Iring
 INC_guestdrv	:= -Iring -Iguestdrv
 INC_hostdev	:= -Iring -Ihostdev
-INC_sim		:= -Iring -Iguestdrv -Ihostdev -Isim
-INC_tests	:= -Iring -Iguestdrv -Ihostdev -Isim -Itests
+INC_faults	:= -Iring -Ifaults
+INC_sim		:= -Iring -Iguestdrv -Ihostdev -Ifaults -Isim
+INC_tests	:= -Iring -Iguestdrv -Ihostdev -Ifaults -Isim -Itests
 
 objs = $(patsubst %.c,$(O)/%.o,$(1))
-LIBS := $(O)/libsim.a $(O)/libguestdrv.a $(O)/libhostdev.a $(O)/libring.a
+LIBS := $(O)/libsim.a $(O)/libfaults.a $(O)/libguestdrv.a $(O)/libhostdev.a \
+	$(O)/libring.a
 
 CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
@@ -70,6 +73,7 @@ $(O)/%.o: %.c
 $(O)/libring.a: $(call objs,$(RING_SRC))
 $(O)/libguestdrv.a: $(call objs,$(GUESTDRV_SRC))
 $(O)/libhostdev.a: $(call objs,$(HOSTDEV_SRC))
+$(O)/libfaults.a: $(call objs,$(FAULTS_SRC))
 $(O)/libsim.a: $(call objs,$(SIM_SRC))
 $(O)/%.a:
 	$(call say,AR,$@)

@@ -40,6 +40,10 @@ struct gvq_ops {
 	/* Optional: told of every ring event, in order, on the caller's
 	 * thread; ev is valid only during the call. */
 	void (*event)(void *ctx, const struct vring_event *ev);
+	/* Optional: called just before avail idx is published with the
+	 * value about to be stored; returns the value to store.  Whatever
+	 * it writes to the ring is published by that same store. */
+	uint32_t (*publish)(void *ctx, uint32_t avail_idx);
 };
 
 /*

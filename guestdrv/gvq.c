@@ -209,10 +209,13 @@ int gvq_kick(struct gvq *vq)
 		vq->posted[vq->avail_head[vring_slot(idx, vq->vr.num)]]
 			.published = 1;
 
+	idx = vq->avail_idx_shadow;
+	if (vq->ops->publish)
+		idx = vq->ops->publish(vq->ctx, idx);
 	/* Barrier A (pairs with hvq_get_available's acquire): descriptors and
 	 * available slots before the idx that makes them the device's. */
-	vring_avail_idx_release(&vq->vr, vq->avail_idx_shadow);
-	emit(vq, VRING_EV_PUBLISH, vq->avail_idx_shadow, 0, 0, vq->num_added);
+	vring_avail_idx_release(&vq->vr, idx);
+	emit(vq, VRING_EV_PUBLISH, idx, 0, 0, vq->num_added);
 	vq->num_added = 0;
 	emit(vq, VRING_EV_KICK, vq->avail_idx_shadow, 0, 0, 0);
 	vq->ops->kick(vq->ctx);

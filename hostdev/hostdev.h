@@ -46,6 +46,10 @@ struct hvq_ops {
 	/* Optional: told of every ring event, in order, on the caller's
 	 * thread; ev is valid only during the call. */
 	void (*event)(void *ctx, const struct vring_event *ev);
+	/* Optional: called just before used idx is published with the
+	 * value about to be stored; returns the value to store.  Whatever
+	 * it writes to the ring is published by that same store. */
+	uint32_t (*publish)(void *ctx, uint32_t used_idx);
 };
 
 /* One gathered chain: iov[0, out_num) readable, then in_num writable, every

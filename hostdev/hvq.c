@@ -301,14 +301,17 @@ void hvq_add_used(struct hvq *vq, uint32_t head, uint32_t len)
 int hvq_notify(struct hvq *vq)
 {
 	uint32_t count = vq->used_idx_shadow - vq->used_idx_published;
+	uint32_t idx = vq->used_idx_shadow;
 
 	if (!count)
 		return 0;
 	vq->used_idx_published = vq->used_idx_shadow;
+	if (vq->ops->publish)
+		idx = vq->ops->publish(vq->ctx, idx);
 	/* Barrier B (pairs with gvq_get_buf's acquire): used entries before
 	 * the idx that hands them to the driver. */
-	vring_used_idx_release(&vq->vr, vq->used_idx_shadow);
-	emit(vq, VRING_EV_PUBLISH, vq->used_idx_shadow, 0, 0, count, 0);
+	vring_used_idx_release(&vq->vr, idx);
+	emit(vq, VRING_EV_PUBLISH, idx, 0, 0, count, 0);
 	emit(vq, VRING_EV_INTERRUPT, vq->used_idx_shadow, 0, 0, 0, 0);
 	vq->ops->interrupt(vq->ctx);
 	return 1;

@@ -42,6 +42,7 @@ enum {
 	OPT_BARRIER_EVERY,
 	OPT_DIRECT,
 	OPT_NET_PEER,
+	OPT_FAULT,
 	OPT_HELP,
 };
 
@@ -65,6 +66,7 @@ static const struct option options[] = {
 	{ "barrier-every", required_argument, NULL, OPT_BARRIER_EVERY },
 	{ "direct",	no_argument,	   NULL, OPT_DIRECT },
 	{ "net-peer",	required_argument, NULL, OPT_NET_PEER },
+	{ "fault",	required_argument, NULL, OPT_FAULT },
 	{ "help",	no_argument,	   NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -97,6 +99,8 @@ static const char usage_text[] =
 "  --dump FILE@WHEN     the raw pages of each queue to FILE.QUEUE at WHEN:\n"
 "                       kick:N, irq:N (the Nth publication) or end\n"
 "  --strict             a check that fires aborts with the decoded ring\n"
+"  --fault SPEC         corrupt the ring: [QUEUE:]FIELD OP VALUE@WHEN, e.g.\n"
+"                       'blk:desc[head].next=999@kick:3' (repeatable)\n"
 "  --help               this text\n"
 "\n"
 "  vqsim decode [--queue-size N] FILE   print a raw dump for a person\n"
@@ -181,12 +185,68 @@ static int parse_device(const char *s, unsigned int *devices)
 	return 0;
 }
 
+unsigned int sim_queue_names(const struct sim_config *cfg,
+			     const char *names[SIM_MAX_QUEUES])
+{
+	unsigned int n = 0;
+
+	/* The order of the device table in run.c. */
+	if (cfg->devices & SIM_DEV_BLK)
+		names[n++] = "blk";
+	if (cfg->devices & SIM_DEV_NET) {
+		names[n++] = "net.rx";
+		names[n++] = "net.tx";
+		if (cfg->net_peer == SIM_PEER_GUEST) {
+			names[n++] = "peer.rx";
+			names[n++] = "peer.tx";
+		}
+	}
+	if (cfg->devices & SIM_DEV_NULL)
+		names[n++] = "null";
+	return n;
+}
+
+/* Every fault names a queue of this run; one that names none gets the
+ * run's only queue, or is an error. */
+static int check_fault_queues(struct sim_config *cfg, char *err,
+			      size_t errlen)
+{
+	const char *names[SIM_MAX_QUEUES];
+	unsigned int n = sim_queue_names(cfg, names), i, k;
+	char spec[128], list[128] = "";
+
+	for (k = 0; k < n; k++)
+		snprintf(list + strlen(list), sizeof(list) - strlen(list),
+			 "%s%s", k ? ", " : "", names[k]);
+	for (i = 0; i < cfg->nfaults; i++) {
+		struct flt_spec *f = &cfg->faults[i];
+
+		flt_format(f, spec, sizeof(spec));
+		if (!f->queue[0]) {
+			if (n != 1)
+				return usage_error(err, errlen,
+					"--fault '%s': name the queue, this run has %s",
+					spec, list);
+			snprintf(f->queue, sizeof(f->queue), "%s", names[0]);
+			continue;
+		}
+		for (k = 0; k < n; k++)
+			if (!strcmp(f->queue, names[k]))
+				break;
+		if (k == n)
+			return usage_error(err, errlen,
+				"--fault '%s': this run has no queue %s (it has %s)",
+				spec, f->queue, list);
+	}
+	return 0;
+}
+
 int sim_parse_args(int argc, char **argv, struct sim_config *cfg, FILE *out,
 		   char *err, size_t errlen)
 {
 	bool devices_given = false;
 	uint64_t v;
-	int c;
+	int c, ret;
 
 	opterr = 0;
 	optind = 0;	/* glibc: 0 re-initialises, so tests can call us again */
@@ -341,6 +401,21 @@ bad_chain:
 					"--net-peer '%s': expected loopback or guest",
 					optarg);
 			break;
+		case OPT_FAULT: {
+			char why[200];
+
+			if (cfg->nfaults == SIM_MAX_FAULTS)
+				return usage_error(err, errlen,
+					"--fault '%s': at most %d faults",
+					optarg, SIM_MAX_FAULTS);
+			if (flt_parse(optarg, &cfg->faults[cfg->nfaults], why,
+				      sizeof(why)))
+				return usage_error(err, errlen,
+						   "--fault '%s': %s", optarg,
+						   why);
+			cfg->nfaults++;
+			break;
+		}
 		case OPT_HELP:
 			fputs(usage_text, out);
 			return 1;
@@ -363,6 +438,9 @@ bad_chain:
 		return usage_error(err, errlen,
 				   "unexpected argument '%s' (see --help)",
 				   argv[optind]);
+	ret = check_fault_queues(cfg, err, errlen);
+	if (ret)
+		return ret;
 	if (cfg->chain_out + cfg->chain_in > cfg->queue_size)
 		return usage_error(err, errlen,
 			"--chain %" PRIu32 ":%" PRIu32 ": %" PRIu32

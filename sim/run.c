@@ -81,7 +81,8 @@ static void on_event(struct sim_queue *q, enum sim_side side,
 			  side, q->index, ev);
 	switch (ev->type) {
 	case VRING_EV_PUBLISH:
-		n = side == SIM_GUEST ? ++q->avail_pubs : ++q->used_pubs;
+		/* Counted by on_publish, which ran just before the store. */
+		n = side == SIM_GUEST ? q->avail_pubs : q->used_pubs;
 		maybe_dump(q, side == SIM_GUEST ? SIM_AT_KICK : SIM_AT_IRQ, n);
 		if (cfg->tamper)
 			cfg->tamper(cfg->tamper_ctx, q->name, side, n, &q->vr);
@@ -97,6 +98,54 @@ static void on_event(struct sim_queue *q, enum sim_side side,
 	default:
 		break;
 	}
+}
+
+/*
+ * Just before a side publishes its index: count the publication (kick:N,
+ * irq:N) and apply the faults due now, so that the corruption is published
+ * by the same release store and the other side sees it the first time it
+ * looks, whoever runs it.
+ */
+static uint32_t on_publish(struct sim_queue *q, enum sim_side side,
+			   uint32_t idx)
+{
+	struct run *run = q->run;
+	const struct sim_config *cfg = run->cfg;
+	enum flt_moment moment = side == SIM_GUEST ? FLT_AT_KICK : FLT_AT_IRQ;
+	uint64_t n = side == SIM_GUEST ? ++q->avail_pubs : ++q->used_pubs;
+	unsigned int i;
+
+	for (i = 0; i < cfg->nfaults; i++) {
+		const struct flt_spec *f = &cfg->faults[i];
+
+		if (f->moment != moment || strcmp(f->queue, q->name))
+			continue;
+		if (f->n == n && flt_apply(f, &q->vr, &idx)) {
+			run->fault_applied[i] = true;
+			continue;
+		}
+		/*
+		 * A side's own index stays wrong from then on, as a broken
+		 * driver's or device's would: otherwise its next correct
+		 * publication could overwrite the fault before the other
+		 * thread ever looked.
+		 */
+		if (f->n < n && run->fault_applied[i] &&
+		    f->field == (side == SIM_GUEST ? FLT_AVAIL_IDX :
+				 FLT_USED_IDX))
+			flt_apply(f, &q->vr, &idx);
+	}
+	return idx;
+}
+
+static uint32_t guest_publish(void *ctx, uint32_t idx)
+{
+	return on_publish(ctx, SIM_GUEST, idx);
+}
+
+static uint32_t host_publish(void *ctx, uint32_t idx)
+{
+	return on_publish(ctx, SIM_HOST, idx);
 }
 
 static void guest_event(void *ctx, const struct vring_event *ev)
@@ -227,9 +276,11 @@ int run_create(const struct sim_config *cfg, bool stepped,
 		      cfg->strict || cfg->tamper;
 	run->guest_ops = (struct gvq_ops){
 		.kick = kick, .event = run->events ? guest_event : NULL,
+		.publish = guest_publish,
 	};
 	run->host_ops = (struct hvq_ops){
 		.interrupt = interrupt, .event = run->events ? host_event : NULL,
+		.publish = host_publish,
 	};
 	run->seq[SIM_GUEST] = &run->guest_seq;
 	run->seq[SIM_HOST] = stepped ? &run->guest_seq : &run->host_seq;
@@ -310,6 +361,8 @@ int run_finish(struct run *run, struct sim_result *res)
 		run->trace_file = NULL;
 	}
 
+	memcpy(res->fault_applied, run->fault_applied,
+	       sizeof(res->fault_applied));
 	res->ok = !run->stalled;
 	for (i = 0; i < run->ndevices; i++) {
 		struct sim_device *dev = run->devices[i];

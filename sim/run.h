@@ -81,6 +81,7 @@ struct run {
 	int stop_fd;			/* threaded: guest -> host, run over */
 	atomic_bool host_failed;	/* a device check fired */
 	bool stalled;			/* stepped: nobody could move */
+	bool fault_applied[SIM_MAX_FAULTS];	/* each written by one side */
 };
 
 /*

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "faults.h"
 #include "vring.h"
 
 enum sim_device_flag {
@@ -31,6 +32,7 @@ enum sim_side { SIM_GUEST, SIM_HOST };
 enum sim_when_kind { SIM_AT_KICK, SIM_AT_IRQ, SIM_AT_END };
 
 #define SIM_MAX_DUMPS 8
+#define SIM_MAX_FAULTS 16
 
 struct sim_dump {
 	char path[512];			/* written as path.QUEUE */
@@ -66,6 +68,8 @@ struct sim_config {
 	uint32_t barrier_every;		/* blk: a barrier every K writes; 0 never */
 	bool direct;			/* blk: O_DIRECT */
 	enum sim_net_peer net_peer;
+	unsigned int nfaults;
+	struct flt_spec faults[SIM_MAX_FAULTS];	/* queue always named */
 	sim_tamper_fn *tamper;		/* tests only */
 	void *tamper_ctx;
 };
@@ -114,8 +118,16 @@ struct sim_result {
 	struct sim_dev_result devs[SIM_MAX_QUEUES];
 	unsigned int ndetections;
 	struct sim_detection detections[SIM_MAX_DETECTIONS];
+	/* For each of cfg->faults: did its moment come, and could it be
+	 * resolved (a head.N past the chain's end cannot)? */
+	bool fault_applied[SIM_MAX_FAULTS];
 	double elapsed_s;
 };
+
+/* The names of the queues cfg's devices have, in the run's order;
+ * returns how many. */
+unsigned int sim_queue_names(const struct sim_config *cfg,
+			     const char *names[SIM_MAX_QUEUES]);
 
 /* Defaults for everything, with a seed that differs from run to run. */
 void sim_config_default(struct sim_config *cfg);

@@ -17,6 +17,7 @@ int main(void)
 	srunner_add_suite(sr, sim_suite());
 	srunner_add_suite(sr, debug_suite());
 	srunner_add_suite(sr, decode_suite());
+	srunner_add_suite(sr, faults_suite());
 	srunner_add_suite(sr, blk_suite());
 	srunner_add_suite(sr, net_suite());
 	srunner_run_all(sr, CK_ENV);

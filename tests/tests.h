@@ -11,6 +11,7 @@ Suite *hostdev_suite(void);
 Suite *sim_suite(void);
 Suite *debug_suite(void);
 Suite *decode_suite(void);
+Suite *faults_suite(void);
 Suite *blk_suite(void);
 Suite *net_suite(void);
 

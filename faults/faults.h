@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The fault injector: a spec names one field of the shared layout, how to
+ * corrupt it and at which publication (DESIGN.md section 5).  It speaks
+ * only the layout, as a buggy or malicious other side would: it never
+ * reaches into either side's private state, so every corruption it makes
+ * must be caught by one of their checks.
+ */
+#ifndef VQSIM_FAULTS_H
+#define VQSIM_FAULTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vring.h"
+
+enum flt_field {
+	FLT_AVAIL_IDX,
+	FLT_AVAIL_RING,		/* avail.ring[I] */
+	FLT_USED_IDX,
+	FLT_USED_ID,		/* used.ring[I].id */
+	FLT_USED_LEN,		/* used.ring[I].len */
+	FLT_DESC_PFN,		/* desc[I].pfn, and so on */
+	FLT_DESC_LEN,
+	FLT_DESC_OFFSET,
+	FLT_DESC_FLAGS,
+	FLT_DESC_NEXT,
+};
+
+/* An index or a value: a number, the last slot written, or a chain's
+ * descriptor (head.N: the Nth after the head, following next). */
+enum flt_ref {
+	FLT_REF_NUM,
+	FLT_REF_LAST,		/* indices only */
+	FLT_REF_HEAD,		/* head.N, with n = N (head is head.0) */
+};
+
+struct flt_operand {
+	enum flt_ref ref;
+	uint32_t n;		/* the number, or N of head.N */
+};
+
+enum flt_op { FLT_SET, FLT_ADD, FLT_XOR };
+
+/* Which publication: the driver's Nth of avail idx, or the device's Nth
+ * of used idx (counted per queue, from 1). */
+enum flt_moment { FLT_AT_KICK, FLT_AT_IRQ };
+
+struct flt_spec {
+	char queue[16];		/* "" when the spec names none */
+	enum flt_field field;
+	struct flt_operand index;	/* ring and desc fields only */
+	enum flt_op op;
+	struct flt_operand value;	/* FLT_REF_NUM or FLT_REF_HEAD */
+	enum flt_moment moment;
+	uint64_t n;
+};
+
+/*
+ * Parse text into spec.  Returns 0, or -EINVAL with one line in err that
+ * names the offending token and what was expected there.
+ */
+int flt_parse(const char *text, struct flt_spec *spec, char *err,
+	      size_t errlen);
+
+/* The spec in its canonical text form (what flt_parse reads back). */
+void flt_format(const struct flt_spec *spec, char *buf, size_t len);
+
+/*
+ * Corrupt vr as spec says, at the publication about to store *idx (the
+ * avail idx at a kick, the used idx at an interrupt); a fault on that very
+ * index changes *idx, so the corrupt value is what gets published.
+ * Returns 1 if it wrote something, 0 if the spec could not be resolved
+ * (head.N past the end of the chain, say).  The caller matches queue and
+ * moment.
+ */
+int flt_apply(const struct flt_spec *spec, const struct vring *vr,
+	      uint32_t *idx);
+
+#endif

@@ -1,0 +1,327 @@
+// SPDX-License-Identifier: MIT
+/*
+ * faults/: the spec language (every production, every error naming its
+ * token), what a spec does to a ring, and the examples of DESIGN.md
+ * section 5 giving exactly the detections they name, in both runners.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "faults.h"
+#include "harness.h"
+#include "sim.h"
+#include "tests.h"
+
+/* Specs that parse, and the canonical form each prints back as. */
+static const struct {
+	const char *text, *canonical;
+} good[] = {
+	{ "blk:desc[head].next=999@kick:3", NULL },
+	{ "null:used.ring[last].id=head.1@irq:2", NULL },
+	{ "avail.idx+=1000@kick:100", NULL },
+	{ "net.rx:avail.ring[last]^=0x10@kick:1",
+	  "net.rx:avail.ring[last]^=16@kick:1" },
+	{ "net.tx:used.idx=0@irq:7", NULL },
+	{ "peer.tx:used.ring[3].len+=4096@irq:1", NULL },
+	{ "desc[head.2].flags^=4@kick:9", NULL },
+	{ "desc[17].pfn=4294967295@kick:18446744073709551615", NULL },
+	{ "desc[head.0].offset=65535@kick:1", "desc[head].offset=65535@kick:1" },
+	{ "desc[last].len=0@irq:4", NULL },
+	{ "avail.ring[0]=head@kick:2", NULL },
+};
+
+START_TEST(test_parse_round_trip)
+{
+	struct flt_spec a, b;
+	char err[256], text[128];
+
+	ck_assert_msg(flt_parse(good[_i].text, &a, err, sizeof(err)) == 0,
+		      "%s: %s", good[_i].text, err);
+	flt_format(&a, text, sizeof(text));
+	ck_assert_str_eq(text, good[_i].canonical ? good[_i].canonical :
+			 good[_i].text);
+	ck_assert_int_eq(flt_parse(text, &b, err, sizeof(err)), 0);
+	ck_assert(memcmp(&a, &b, sizeof(a)) == 0);
+}
+END_TEST
+
+START_TEST(test_parse_fields)
+{
+	struct flt_spec s;
+	char err[256];
+
+	ck_assert_int_eq(flt_parse("blk:desc[head.3].next+=2@irq:5", &s, err,
+				   sizeof(err)), 0);
+	ck_assert_str_eq(s.queue, "blk");
+	ck_assert_int_eq(s.field, FLT_DESC_NEXT);
+	ck_assert_int_eq(s.index.ref, FLT_REF_HEAD);
+	ck_assert_uint_eq(s.index.n, 3);
+	ck_assert_int_eq(s.op, FLT_ADD);
+	ck_assert_int_eq(s.value.ref, FLT_REF_NUM);
+	ck_assert_uint_eq(s.value.n, 2);
+	ck_assert_int_eq(s.moment, FLT_AT_IRQ);
+	ck_assert_uint_eq(s.n, 5);
+
+	ck_assert_int_eq(flt_parse("used.ring[last].id=head.1@kick:2", &s,
+				   err, sizeof(err)), 0);
+	ck_assert_str_eq(s.queue, "");
+	ck_assert_int_eq(s.field, FLT_USED_ID);
+	ck_assert_int_eq(s.index.ref, FLT_REF_LAST);
+	ck_assert_int_eq(s.value.ref, FLT_REF_HEAD);
+	ck_assert_uint_eq(s.value.n, 1);
+	ck_assert_int_eq(s.moment, FLT_AT_KICK);
+}
+END_TEST
+
+/* A bad spec is one line that names the token at fault. */
+static const struct {
+	const char *text, *must_say;
+} bad[] = {
+	{ "blk:desc[head].nxt=1@kick:3",
+	  "unknown field 'nxt' (expected pfn, len, offset, flags or next)" },
+	{ "floppy:avail.idx=1@kick:1", "unknown queue 'floppy'" },
+	{ "avail.foo=1@kick:1", "unknown field 'avail.foo'" },
+	{ "used.ring[1].idd=1@irq:1", "unknown used-ring field '.idd'" },
+	{ "ring[1]=1@kick:1", "unknown field 'ring'" },
+	{ "desc[x].len=1@kick:1", "an index (a number, last, head or head.N)" },
+	{ "desc[1.len=1@kick:1", "expected ']' at '.len'" },
+	{ "desc[1]len=1@kick:1", "expected '.' and a descriptor field at 'len'" },
+	{ "desc[head.300].len=1@kick:1", "N of head.N '300'" },
+	{ "desc[4294967296].len=1@kick:1", "4294967296" },
+	{ "avail.idx-=1@kick:1", "expected '=', '+=' or '^=' at '-'" },
+	{ "avail.idx=@kick:1", "expected a value (a number, head or head.N) at '@'" },
+	{ "avail.idx=last@kick:1", "at 'last'" },
+	{ "avail.idx=0x1g@kick:1", "bad a value" },
+	{ "avail.idx=1", "expected '@WHEN' at 'end of spec'" },
+	{ "avail.idx=1@tick:1", "unknown moment 'tick'" },
+	{ "avail.idx=1@kick:0", "moments count from 1" },
+	{ "avail.idx=1@kick:x", "expected N of the moment at 'x'" },
+	{ "avail.idx=1@kick:3 junk", "unexpected ' ' after the moment" },
+	{ "", "unknown field 'end of spec'" },
+};
+
+START_TEST(test_parse_errors)
+{
+	struct flt_spec s;
+	char err[256];
+
+	ck_assert_int_eq(flt_parse(bad[_i].text, &s, err, sizeof(err)),
+			 -EINVAL);
+	ck_assert_msg(strstr(err, bad[_i].must_say) != NULL,
+		      "'%s': '%s' does not say '%s'", bad[_i].text, err,
+		      bad[_i].must_say);
+	ck_assert_ptr_null(strchr(err, '\n'));
+}
+END_TEST
+
+/* A ring with one 3-descriptor chain (5 -> 6 -> 7) made available in
+ * slot 0 and one used entry {5, 10} in used slot 0. */
+static void chain_ring(struct mock_ring *m)
+{
+	mock_ring_init(m, 8, 0);
+	mock_desc(m, 5, MOCK_BUF_PFN, 0, 10, VRING_DESC_F_HEAD |
+		  VRING_DESC_F_NEXT, 6);
+	mock_desc(m, 6, MOCK_BUF_PFN + 1, 0, 10, VRING_DESC_F_NEXT, 7);
+	mock_desc(m, 7, MOCK_BUF_PFN + 2, 0, 10, VRING_DESC_F_WRITE, 0);
+	mock_avail_push(m, 5);
+	mock_used_push(m, 5, 10);
+}
+
+static struct flt_spec spec_of(const char *text)
+{
+	struct flt_spec s;
+	char err[256];
+
+	ck_assert_msg(flt_parse(text, &s, err, sizeof(err)) == 0, "%s", err);
+	return s;
+}
+
+/* Operands resolve at the publication: last is the slot just written,
+ * head what it names, head.N the Nth along the shared next fields. */
+START_TEST(test_apply_resolves_operands)
+{
+	struct mock_ring m;
+	struct flt_spec s;
+	struct vring_desc d;
+	struct vring_used_elem e;
+	uint32_t idx = 1;
+
+	chain_ring(&m);
+	s = spec_of("desc[head.2].len=77@kick:1");
+	ck_assert_int_eq(flt_apply(&s, &m.vr, &idx), 1);
+	vring_desc_read(&m.vr, 7, &d);
+	ck_assert_uint_eq(d.len, 77);
+	ck_assert_uint_eq(idx, 1);
+
+	s = spec_of("desc[head.3].len=77@kick:1");
+	ck_assert_int_eq(flt_apply(&s, &m.vr, &idx), 0);
+
+	s = spec_of("desc[head].next^=1@kick:1");
+	ck_assert_int_eq(flt_apply(&s, &m.vr, &idx), 1);
+	vring_desc_read(&m.vr, 5, &d);
+	ck_assert_uint_eq(d.next, 7);
+	ck_assert_uint_eq(d.flags, VRING_DESC_F_HEAD | VRING_DESC_F_NEXT);
+
+	s = spec_of("used.ring[last].id=head.1@irq:1");
+	ck_assert_int_eq(flt_apply(&s, &m.vr, &idx), 1);
+	vring_used_elem_read(&m.vr, 0, &e);
+	/* head.1 of head 5 now follows the corrupted next: 7. */
+	ck_assert_uint_eq(e.id, 7);
+	ck_assert_uint_eq(e.len, 10);
+
+	s = spec_of("avail.ring[last]+=3@kick:1");
+	ck_assert_int_eq(flt_apply(&s, &m.vr, &idx), 1);
+	ck_assert_uint_eq(vring_avail_ring_read(&m.vr, 0), 8);
+
+	s = spec_of("desc[300].len=1@kick:1");
+	ck_assert_int_eq(flt_apply(&s, &m.vr, &idx), 0);
+	mock_ring_fini(&m);
+}
+END_TEST
+
+/* A fault on the publishing side's own index changes the value it is
+ * about to publish; on the other side's, it writes the page. */
+START_TEST(test_apply_indices)
+{
+	struct mock_ring m;
+	struct flt_spec s;
+	uint32_t idx = 1;
+
+	chain_ring(&m);
+	s = spec_of("avail.idx+=1000@kick:1");
+	ck_assert_int_eq(flt_apply(&s, &m.vr, &idx), 1);
+	ck_assert_uint_eq(idx, 1001);
+	ck_assert_uint_eq(vring_avail_idx_acquire(&m.vr), 1);
+
+	idx = 1;
+	s = spec_of("used.idx=4294967295@irq:1");
+	ck_assert_int_eq(flt_apply(&s, &m.vr, &idx), 1);
+	ck_assert_uint_eq(idx, UINT32_MAX);
+
+	idx = 1;
+	s = spec_of("used.idx^=2@kick:1");
+	ck_assert_int_eq(flt_apply(&s, &m.vr, &idx), 1);
+	ck_assert_uint_eq(idx, 1);
+	ck_assert_uint_eq(vring_used_idx_acquire(&m.vr), 3);
+	mock_ring_fini(&m);
+}
+END_TEST
+
+/* DESIGN.md section 5's examples, and more, end to end: exactly one
+ * detection, by the named side, with the named id, on the named queue. */
+static const struct {
+	const char *spec, *side, *check, *spec2;
+} e2e[] = {
+	{ "desc[head].next=999@kick:3", "host", "desc_next_range" },
+	{ "null:used.ring[last].id=head.1@irq:2", "guest", "used_id_not_head" },
+	{ "avail.idx+=1000@kick:2", "host", "avail_idx_jump" },
+	{ "avail.ring[last]=300@kick:2", "host", "avail_head_range" },
+	{ "desc[head].flags^=1@kick:4", "host", "avail_not_head" },
+	{ "desc[head.1].flags^=1@kick:4", "host", "desc_middle_head" },
+	{ "desc[head].next=head@kick:2", "host", "desc_loop" },
+	{ "desc[head].flags^=8@kick:2", "host", "desc_unknown_flags" },
+	{ "desc[head].pfn=4000000@kick:2", "host", "desc_bad_addr" },
+	{ "desc[head].len=0@kick:2", "host", "desc_zero_len" },
+	{ "desc[head].flags^=4@kick:2", "host", "desc_out_after_in",
+	  "desc[head.1].flags^=4@kick:2" },
+	{ "used.idx+=300@irq:2", "guest", "used_idx_jump" },
+	{ "used.ring[last].id=256@irq:2", "guest", "used_id_range" },
+	{ "used.ring[last].len+=100000@irq:2", "guest", "used_len_range" },
+};
+
+START_TEST(test_examples_detect)
+{
+	struct sim_config cfg;
+	struct sim_result res;
+	char err[256];
+	int stepped;
+
+	for (stepped = 0; stepped < 2; stepped++) {
+		sim_config_default(&cfg);
+		cfg.devices = SIM_DEV_NULL;
+		cfg.requests = 3000;
+		cfg.seed = 77 + (uint64_t)_i;
+		cfg.stepped = stepped;
+		cfg.nfaults = e2e[_i].spec2 ? 2 : 1;
+		ck_assert_msg(flt_parse(e2e[_i].spec, &cfg.faults[0], err,
+					sizeof(err)) == 0, "%s", err);
+		strcpy(cfg.faults[0].queue, "null");
+		if (e2e[_i].spec2) {
+			ck_assert_int_eq(flt_parse(e2e[_i].spec2,
+						   &cfg.faults[1], err,
+						   sizeof(err)), 0);
+			strcpy(cfg.faults[1].queue, "null");
+		}
+		ck_assert_int_eq(sim_run(&cfg, &res), 0);
+		ck_assert(res.fault_applied[0]);
+		ck_assert(!res.ok);
+		ck_assert(!res.stalled);
+		ck_assert_msg(res.ndetections == 1, "%s: %u detections",
+			      e2e[_i].spec, res.ndetections);
+		ck_assert_str_eq(res.detections[0].side, e2e[_i].side);
+		ck_assert_str_eq(res.detections[0].det.check, e2e[_i].check);
+		ck_assert_str_eq(res.detections[0].queue, "null");
+		ck_assert_uint_eq(res.devs[0].mismatches, 0);
+	}
+}
+END_TEST
+
+/* The command line names the queue for a spec that does not, refuses a
+ * queue the run lacks, and insists on a name when there are several. */
+START_TEST(test_cli_fault_queues)
+{
+	char *one[] = { "vqsim", "--device", "null", "--fault",
+			"desc[head].len=0@kick:1", NULL };
+	char *missing[] = { "vqsim", "--device", "null", "--fault",
+			    "blk:desc[head].len=0@kick:1", NULL };
+	char *ambiguous[] = { "vqsim", "--device", "null", "--device", "blk",
+			      "--fault", "desc[head].len=0@kick:1", NULL };
+	char *typo[] = { "vqsim", "--fault", "desc[head].nxt=0@kick:1", NULL };
+	struct sim_config cfg;
+	char err[256];
+	FILE *devnull = fopen("/dev/null", "w");
+
+	sim_config_default(&cfg);
+	ck_assert_int_eq(sim_parse_args(5, one, &cfg, devnull, err,
+					sizeof(err)), 0);
+	ck_assert_str_eq(cfg.faults[0].queue, "null");
+	sim_config_default(&cfg);
+	ck_assert_int_eq(sim_parse_args(5, missing, &cfg, devnull, err,
+					sizeof(err)), 2);
+	ck_assert_ptr_nonnull(strstr(err, "this run has no queue blk"));
+	sim_config_default(&cfg);
+	ck_assert_int_eq(sim_parse_args(7, ambiguous, &cfg, devnull, err,
+					sizeof(err)), 2);
+	ck_assert_ptr_nonnull(strstr(err, "name the queue, this run has blk, "
+				     "null"));
+	sim_config_default(&cfg);
+	ck_assert_int_eq(sim_parse_args(3, typo, &cfg, devnull, err,
+					sizeof(err)), 2);
+	ck_assert_ptr_nonnull(strstr(err, "--fault 'desc[head].nxt=0@kick:1': "
+				     "unknown field 'nxt'"));
+	fclose(devnull);
+}
+END_TEST
+
+Suite *faults_suite(void)
+{
+	Suite *s = suite_create("faults");
+	TCase *tc = tcase_create("spec");
+
+	tcase_add_loop_test(tc, test_parse_round_trip, 0,
+			    sizeof(good) / sizeof(good[0]));
+	tcase_add_test(tc, test_parse_fields);
+	tcase_add_loop_test(tc, test_parse_errors, 0,
+			    sizeof(bad) / sizeof(bad[0]));
+	tcase_add_test(tc, test_apply_resolves_operands);
+	tcase_add_test(tc, test_apply_indices);
+	tcase_add_test(tc, test_cli_fault_queues);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("inject");
+	tcase_set_timeout(tc, 60);
+	tcase_add_loop_test(tc, test_examples_detect, 0,
+			    sizeof(e2e) / sizeof(e2e[0]));
+	suite_add_tcase(s, tc);
+	return s;
+}
