@@ -21,6 +21,7 @@ enum gvq_err {
 	GVQ_E_USED_ID_RANGE,	/* used id >= queue size */
 	GVQ_E_USED_ID_NOT_HEAD,	/* used id is no in-flight head (or a repeat) */
 	GVQ_E_USED_LEN_RANGE,	/* used len > the chain's writable bytes */
+	GVQ_E_DESC_TAMPERED,	/* a descriptor changed while in flight */
 	GVQ_E_COUNT
 };
 

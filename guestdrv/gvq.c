@@ -40,6 +40,9 @@ struct gvq {
 	 * taken from the shared next fields, which the device could forge. */
 	uint16_t link[VRING_MAX_SIZE];
 	uint16_t avail_head[VRING_MAX_SIZE];	/* heads by available slot */
+	/* Every descriptor of a posted chain as we wrote it, flags and all,
+	 * to see at completion whether the device changed any. */
+	struct vring_desc written[VRING_MAX_SIZE];
 	struct posted posted[VRING_MAX_SIZE];
 };
 
@@ -49,6 +52,7 @@ static const char *const gvq_check_names[GVQ_E_COUNT] = {
 	[GVQ_E_USED_ID_RANGE] = "used_id_range",
 	[GVQ_E_USED_ID_NOT_HEAD] = "used_id_not_head",
 	[GVQ_E_USED_LEN_RANGE] = "used_len_range",
+	[GVQ_E_DESC_TAMPERED] = "desc_tampered",
 };
 
 const char *gvq_check_name(enum gvq_err err)
@@ -158,10 +162,13 @@ int gvq_add_buf(struct gvq *vq, const struct gvq_sg *out, unsigned int out_num,
 		};
 
 		vring_desc_write_fields(&vq->vr, i, &d);
-		if (k == 0)
+		if (k == 0) {
 			head_flags = d.flags | VRING_DESC_F_HEAD;
-		else
+			d.flags = head_flags;
+		} else {
 			vring_desc_set_flags(&vq->vr, i, d.flags);
+		}
+		vq->written[i] = d;
 		i = vq->link[i];
 	}
 	vq->free_head = i;
@@ -242,6 +249,32 @@ static void *detach_buf(struct gvq *vq, uint32_t head)
 	return token;
 }
 
+/*
+ * The device only reads descriptors.  One that changed between add_buf
+ * and completion means the device wrote where it must not, or that what it
+ * acted on was not what we posted: either way nothing it did for this
+ * chain can be trusted.  Fires desc_tampered and returns 1 if so.
+ */
+static int tampered(struct gvq *vq, uint32_t head)
+{
+	uint32_t i = head, k;
+	struct vring_desc d;
+
+	for (k = 0; k < vq->posted[head].ndesc; k++, i = vq->link[i]) {
+		const struct vring_desc *w = &vq->written[i];
+
+		vring_desc_read(&vq->vr, i, &d);
+		if (d.pfn != w->pfn || d.len != w->len ||
+		    d.offset != w->offset || d.flags != w->flags ||
+		    d.next != w->next) {
+			bad_device(vq, GVQ_E_DESC_TAMPERED, "head", head,
+				   "desc", i, "chain_pos", k);
+			return 1;
+		}
+	}
+	return 0;
+}
+
 void *gvq_get_buf(struct gvq *vq, uint32_t *len)
 {
 	struct vring_used_elem e;
@@ -288,6 +321,8 @@ void *gvq_get_buf(struct gvq *vq, uint32_t *len)
 			   "writable", p->in_len);
 		return NULL;
 	}
+	if (tampered(vq, e.id))
+		return NULL;
 	emit(vq, VRING_EV_GET_BUF, vq->last_used_idx, e.id, p->ndesc, e.len);
 	vq->last_used_idx++;
 	*len = e.len;

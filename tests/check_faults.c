@@ -227,6 +227,8 @@ static const struct {
 	{ "used.idx+=300@irq:2", "guest", "used_idx_jump" },
 	{ "used.ring[last].id=256@irq:2", "guest", "used_id_range" },
 	{ "used.ring[last].len+=100000@irq:2", "guest", "used_len_range" },
+	{ "desc[head].len^=1@irq:2", "guest", "desc_tampered" },
+	{ "desc[head.1].next=7@irq:3", "guest", "desc_tampered" },
 };
 
 START_TEST(test_examples_detect)

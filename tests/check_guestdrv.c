@@ -767,6 +767,8 @@ START_TEST(test_shared_next_untrusted)
 		while (gvq_num_free(f->vq) >= 3)
 			c[n++] = post(f, 1, 2);
 		kick(f);
+		/* Garbage in every free descriptor: the free list must not
+		 * come from there.  (In-flight ones are desc_tampered's.) */
 		for (i = 0; i < num; i++) {
 			struct vring_desc d = {
 				.pfn = 0xdead0000u + i, .len = 0xffffffffu,
@@ -775,6 +777,8 @@ START_TEST(test_shared_next_untrusted)
 						      i,
 			};
 
+			if (f->busy[i])
+				continue;
 			vring_desc_write_fields(&f->m.vr, i, &d);
 			vring_desc_set_flags(&f->m.vr, i,
 					     bad_flags[(r * 5 + i) % 6]);
@@ -792,6 +796,60 @@ START_TEST(test_shared_next_untrusted)
 		ck_assert_uint_eq(gvq_num_free(f->vq), num);
 	}
 	ck_assert_int_eq(gvq_error(f->vq), GVQ_E_NONE);
+	fix_free(f);
+}
+END_TEST
+
+/*
+ * desc_tampered: the device only reads descriptors, so any field of an
+ * in-flight chain's descriptor that differs at completion from what the
+ * driver wrote is the device writing where it must not (or acting on
+ * something the driver never posted).  Each field, each position in the
+ * chain; an untouched chain beside it completes.
+ */
+START_TEST(test_desc_tampered)
+{
+	static const char *const field[] = { "pfn", "len", "offset", "flags",
+					      "next" };
+	const unsigned int f_i = _i % 5, pos = (_i / 5) % 3;
+	struct fix *f = fix_new(8, _i >= 15 ? 4294967294u : 0);
+	struct chain *good, *bad;
+	const struct vring_detection *det;
+	struct vring_desc d;
+	uint32_t target, len;
+	void *snap;
+
+	good = post(f, 1, 2);
+	bad = post(f, 1, 2);
+	kick(f);
+	use(f, good, good->writable);
+	ck_assert_ptr_eq(reap(f), good);
+
+	target = bad->desc[pos];
+	vring_desc_read(&f->m.vr, target, &d);
+	switch (f_i) {
+	case 0: d.pfn ^= 1; break;
+	case 1: d.len ^= 1; break;
+	case 2: d.offset ^= 1; break;
+	case 3: d.flags ^= VRING_DESC_F_WRITE; break;
+	default: d.next ^= 1; break;
+	}
+	vring_desc_write_fields(&f->m.vr, target, &d);
+	vring_desc_set_flags(&f->m.vr, target, d.flags);
+	use(f, bad, 1);
+	snap = mock_mem_snapshot(&f->m);
+	ck_assert_ptr_null(gvq_get_buf(f->vq, &len));
+	ck_assert_msg(gvq_error(f->vq) == GVQ_E_DESC_TAMPERED,
+		      "%s of chain position %u", field[f_i], pos);
+	det = gvq_detection(f->vq);
+	ck_assert_str_eq(det->check, "desc_tampered");
+	ck_assert_uint_eq(det->values[0].value, bad->head);
+	ck_assert_uint_eq(det->values[1].value, target);
+	ck_assert_uint_eq(det->values[2].value, pos);
+	ck_assert(mock_mem_unchanged(&f->m, snap));
+	free(snap);
+	ck_assert_ptr_null(gvq_get_buf(f->vq, &len));
+	ck_assert_int_eq(gvq_kick(f->vq), -EIO);
 	fix_free(f);
 }
 END_TEST
@@ -1037,6 +1095,7 @@ Suite *guestdrv_suite(void)
 	tc = tcase_create("post");
 	tcase_add_loop_test(tc, test_add_kick_sizes, 0, 8);
 	tcase_add_loop_test(tc, test_shared_next_untrusted, 0, 7);
+	tcase_add_loop_test(tc, test_desc_tampered, 0, 30);
 	tcase_add_test(tc, test_index_wrap);
 	tcase_add_loop_test(tc, test_restart, 0, 2);
 	tcase_add_loop_test(tc, test_detach_unused, 0, 2);
