@@ -9,6 +9,7 @@
 #ifndef VQSIM_FAULTS_H
 #define VQSIM_FAULTS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,17 +28,26 @@ enum flt_field {
 	FLT_DESC_NEXT,
 };
 
-/* An index or a value: a number, the last slot written, or a chain's
- * descriptor (head.N: the Nth after the head, following next). */
+/*
+ * An index or a value: a number; last-N, the slot written N before the
+ * last one (last is last-0); head.N, the Nth descriptor after the head the
+ * last slot names, following next (head is head.0); or, as a value only,
+ * what a ring slot holds: avail.ring[I] or used.ring[I].id, I a number or
+ * last-N (the two are vqsim's additions to DESIGN.md's language, to make
+ * a head appear twice).
+ */
 enum flt_ref {
 	FLT_REF_NUM,
 	FLT_REF_LAST,		/* indices only */
-	FLT_REF_HEAD,		/* head.N, with n = N (head is head.0) */
+	FLT_REF_HEAD,
+	FLT_REF_AVAIL,		/* values only */
+	FLT_REF_USED_ID,	/* values only */
 };
 
 struct flt_operand {
 	enum flt_ref ref;
-	uint32_t n;		/* the number, or N of head.N */
+	uint32_t n;		/* the number, N of last-N or head.N, or I */
+	bool last;		/* FLT_REF_AVAIL/USED_ID: I is last-n */
 };
 
 enum flt_op { FLT_SET, FLT_ADD, FLT_XOR };

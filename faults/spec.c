@@ -116,7 +116,22 @@ static int head_ref(struct parser *ps, struct flt_operand *o)
 	return 0;
 }
 
-/* I inside [...]: a number, last, head or head.N, then the ']'. */
+/* last or last-N */
+static int last_ref(struct parser *ps, uint32_t *n)
+{
+	uint64_t v = 0;
+	int ret;
+
+	if (eat(ps, "-")) {
+		ret = number(ps, VRING_MAX_SIZE - 1, &v, "N of last-N");
+		if (ret)
+			return ret;
+	}
+	*n = (uint32_t)v;
+	return 0;
+}
+
+/* I inside [...]: a number, last, last-N, head or head.N, then ']'. */
 static int index_op(struct parser *ps, struct flt_operand *o)
 {
 	char tok[32];
@@ -128,14 +143,16 @@ static int index_op(struct parser *ps, struct flt_operand *o)
 			    token(ps->p, tok, sizeof(tok)));
 	if (eat(ps, "last")) {
 		o->ref = FLT_REF_LAST;
-		o->n = 0;
+		ret = last_ref(ps, &o->n);
+		if (ret)
+			return ret;
 	} else if (eat(ps, "head")) {
 		ret = head_ref(ps, o);
 		if (ret)
 			return ret;
 	} else {
 		ret = number(ps, UINT32_MAX, &v,
-			     "an index (a number, last, head or head.N)");
+			     "an index (a number, last, last-N, head or head.N)");
 		if (ret)
 			return ret;
 		o->ref = FLT_REF_NUM;
@@ -144,6 +161,27 @@ static int index_op(struct parser *ps, struct flt_operand *o)
 	if (!eat(ps, "]"))
 		return fail(ps, "expected ']' at '%s'",
 			    token(ps->p, tok, sizeof(tok)));
+	return 0;
+}
+
+/* avail.ring[I] or used.ring[I].id as a value: I a number or last-N. */
+static int slot_value(struct parser *ps, struct flt_operand *o, int used)
+{
+	struct flt_operand i;
+	char tok[32];
+	int ret = index_op(ps, &i);
+
+	if (ret)
+		return ret;
+	if (i.ref == FLT_REF_HEAD)
+		return fail(ps, "a slot to copy is a number or last-N, "
+			    "not head");
+	if (used && !eat(ps, ".id"))
+		return fail(ps, "expected '.id' at '%s'",
+			    token(ps->p, tok, sizeof(tok)));
+	o->ref = used ? FLT_REF_USED_ID : FLT_REF_AVAIL;
+	o->n = i.n;
+	o->last = i.ref == FLT_REF_LAST;
 	return 0;
 }
 
@@ -267,9 +305,14 @@ int flt_parse(const char *text, struct flt_spec *spec, char *err,
 
 	if (eat(&ps, "head")) {
 		ret = head_ref(&ps, &spec->value);
+	} else if (eat(&ps, "avail.ring")) {
+		ret = slot_value(&ps, &spec->value, 0);
+	} else if (eat(&ps, "used.ring")) {
+		ret = slot_value(&ps, &spec->value, 1);
 	} else {
 		ret = number(&ps, UINT32_MAX, &v,
-			     "a value (a number, head or head.N)");
+			     "a value (a number, head, head.N, avail.ring[I] "
+			     "or used.ring[I].id)");
 		spec->value.ref = FLT_REF_NUM;
 		spec->value.n = (uint32_t)v;
 	}
@@ -297,20 +340,37 @@ int flt_parse(const char *text, struct flt_spec *spec, char *err,
 	return 0;
 }
 
-static int format_operand(char *buf, size_t len, const struct flt_operand *o)
+static void format_operand(char *buf, size_t len, const struct flt_operand *o)
 {
-	if (o->ref == FLT_REF_LAST)
-		return snprintf(buf, len, "last");
-	if (o->ref == FLT_REF_HEAD)
-		return o->n ? snprintf(buf, len, "head.%" PRIu32, o->n) :
-			      snprintf(buf, len, "head");
-	return snprintf(buf, len, "%" PRIu32, o->n);
+	char slot[24];
+
+	if (o->ref == FLT_REF_AVAIL || o->ref == FLT_REF_USED_ID) {
+		struct flt_operand i = {
+			.ref = o->last ? FLT_REF_LAST : FLT_REF_NUM, .n = o->n,
+		};
+
+		format_operand(slot, sizeof(slot), &i);
+		snprintf(buf, len, o->ref == FLT_REF_AVAIL ? "avail.ring[%s]" :
+			 "used.ring[%s].id", slot);
+	} else if (o->ref == FLT_REF_LAST) {
+		if (o->n)
+			snprintf(buf, len, "last-%" PRIu32, o->n);
+		else
+			snprintf(buf, len, "last");
+	} else if (o->ref == FLT_REF_HEAD) {
+		if (o->n)
+			snprintf(buf, len, "head.%" PRIu32, o->n);
+		else
+			snprintf(buf, len, "head");
+	} else {
+		snprintf(buf, len, "%" PRIu32, o->n);
+	}
 }
 
 void flt_format(const struct flt_spec *s, char *buf, size_t len)
 {
 	static const char *const ops[] = { "=", "+=", "^=" };
-	char idx[24], val[24];
+	char idx[24], val[48];
 
 	format_operand(idx, sizeof(idx), &s->index);
 	format_operand(val, sizeof(val), &s->value);
@@ -359,7 +419,18 @@ static int resolve(const struct flt_spec *s, const struct flt_operand *o,
 		return 1;
 	}
 	if (o->ref == FLT_REF_LAST) {
-		*out = idx - 1;
+		*out = idx - 1 - o->n;
+		return 1;
+	}
+	if (o->ref == FLT_REF_AVAIL || o->ref == FLT_REF_USED_ID) {
+		uint32_t slot = o->last ? idx - 1 - o->n : o->n;
+
+		if (o->ref == FLT_REF_AVAIL) {
+			*out = vring_avail_ring_read(vr, slot);
+		} else {
+			vring_used_elem_read(vr, slot, &e);
+			*out = e.id;
+		}
 		return 1;
 	}
 	if (s->moment == FLT_AT_KICK) {

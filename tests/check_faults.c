@@ -28,6 +28,10 @@ static const struct {
 	{ "desc[head.0].offset=65535@kick:1", "desc[head].offset=65535@kick:1" },
 	{ "desc[last].len=0@irq:4", NULL },
 	{ "avail.ring[0]=head@kick:2", NULL },
+	{ "blk:avail.ring[last]=avail.ring[last-1]@kick:4", NULL },
+	{ "used.ring[last-2].id=used.ring[7].id@irq:1", NULL },
+	{ "avail.ring[last-0]=avail.ring[last-0]@kick:1",
+	  "avail.ring[last]=avail.ring[last]@kick:1" },
 };
 
 START_TEST(test_parse_round_trip)
@@ -83,13 +87,13 @@ static const struct {
 	{ "avail.foo=1@kick:1", "unknown field 'avail.foo'" },
 	{ "used.ring[1].idd=1@irq:1", "unknown used-ring field '.idd'" },
 	{ "ring[1]=1@kick:1", "unknown field 'ring'" },
-	{ "desc[x].len=1@kick:1", "an index (a number, last, head or head.N)" },
+	{ "desc[x].len=1@kick:1", "an index (a number, last, last-N, head or head.N)" },
 	{ "desc[1.len=1@kick:1", "expected ']' at '.len'" },
 	{ "desc[1]len=1@kick:1", "expected '.' and a descriptor field at 'len'" },
 	{ "desc[head.300].len=1@kick:1", "N of head.N '300'" },
 	{ "desc[4294967296].len=1@kick:1", "4294967296" },
 	{ "avail.idx-=1@kick:1", "expected '=', '+=' or '^=' at '-'" },
-	{ "avail.idx=@kick:1", "expected a value (a number, head or head.N) at '@'" },
+	{ "avail.idx=@kick:1", "expected a value (a number, head, head.N, avail.ring[I] or used.ring[I].id) at '@'" },
 	{ "avail.idx=last@kick:1", "at 'last'" },
 	{ "avail.idx=0x1g@kick:1", "bad a value" },
 	{ "avail.idx=1", "expected '@WHEN' at 'end of spec'" },
@@ -98,6 +102,9 @@ static const struct {
 	{ "avail.idx=1@kick:x", "expected N of the moment at 'x'" },
 	{ "avail.idx=1@kick:3 junk", "unexpected ' ' after the moment" },
 	{ "", "unknown field 'end of spec'" },
+	{ "avail.ring[last-]=1@kick:1", "expected N of last-N at ']'" },
+	{ "avail.ring[last]=avail.ring[head]@kick:1", "not head" },
+	{ "avail.ring[last]=used.ring[1]@kick:1", "expected '.id' at '@'" },
 };
 
 START_TEST(test_parse_errors)
@@ -175,6 +182,19 @@ START_TEST(test_apply_resolves_operands)
 
 	s = spec_of("desc[300].len=1@kick:1");
 	ck_assert_int_eq(flt_apply(&s, &m.vr, &idx), 0);
+
+	/* A second head in slot 1, then slot 1 made a copy of slot 0. */
+	mock_desc(&m, 2, MOCK_BUF_PFN, 0, 10, VRING_DESC_F_HEAD, 0);
+	mock_avail_push(&m, 2);
+	idx = 2;
+	ck_assert_uint_eq(vring_avail_ring_read(&m.vr, 1), 2);
+	s = spec_of("avail.ring[last]=avail.ring[last-1]@kick:2");
+	ck_assert_int_eq(flt_apply(&s, &m.vr, &idx), 1);
+	ck_assert_uint_eq(vring_avail_ring_read(&m.vr, 1), 8);
+	s = spec_of("desc[last-1].len=5@kick:2");
+	ck_assert_int_eq(flt_apply(&s, &m.vr, &idx), 1);
+	vring_desc_read(&m.vr, 0, &d);
+	ck_assert_uint_eq(d.len, 5);
 	mock_ring_fini(&m);
 }
 END_TEST
