@@ -31,8 +31,8 @@ endif
 RING_SRC	:= ring/vring.c
 GUESTDRV_SRC	:= guestdrv/blk.c guestdrv/gvq.c guestdrv/net.c guestdrv/pages.c
 HOSTDEV_SRC	:= hostdev/blk.c hostdev/hvq.c hostdev/net.c hostdev/null.c
-FAULTS_SRC	:= faults/spec.c
-SIM_SRC		:= sim/blk.c sim/cli.c sim/decode.c sim/net.c sim/null_wl.c \
+FAULTS_SRC	:= faults/catalogue.c faults/spec.c
+SIM_SRC		:= sim/blk.c sim/campaign.c sim/cli.c sim/decode.c sim/net.c sim/null_wl.c \
 		   sim/report.c sim/run.c \
 		   sim/stepped.c sim/threaded.c sim/trace.c
 MAIN_SRC	:= sim/main.c
@@ -62,7 +62,7 @@ all: vqsim
 
 # The default build is also ./vqsim; sanitizer builds stay under build/.
 vqsim: $(O)/vqsim
-	$(Q)cp $< $@
+	$(Q)cp $< $@.tmp && mv -f $@.tmp $@
 
 $(O)/%.o: %.c
 	$(call say,CC,$<)

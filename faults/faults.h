@@ -80,11 +80,46 @@ void flt_format(const struct flt_spec *spec, char *buf, size_t len);
  * Corrupt vr as spec says, at the publication about to store *idx (the
  * avail idx at a kick, the used idx at an interrupt); a fault on that very
  * index changes *idx, so the corrupt value is what gets published.
- * Returns 1 if it wrote something, 0 if the spec could not be resolved
- * (head.N past the end of the chain, say).  The caller matches queue and
- * moment.
+ * Returns 1 if it changed something, 0 if the spec could not be resolved
+ * (head.N past the end of the chain, say) or would change nothing (a head
+ * copied onto itself).  The caller matches queue and moment.
  */
 int flt_apply(const struct flt_spec *spec, const struct vring *vr,
 	      uint32_t *idx);
+
+/* ---- the catalogue: classes of corruption and the checks they trip ---- */
+
+/* What a generator needs to know of the run its fault goes into. */
+struct flt_target {
+	uint32_t queue_size;
+	uint32_t chain_len;	/* descriptors per request; 0 if it varies */
+	uint32_t chain_out;	/* of which readable, at the front */
+	uint32_t mem_pages;	/* guest memory, in pages */
+	uint64_t kicks;		/* kick:N up to this certainly happens */
+	uint64_t irqs;		/* likewise irq:N */
+};
+
+#define FLT_MAX_SPECS	2	/* specs one generated fault consists of */
+#define FLT_SPEC_LEN	112
+
+struct flt_class {
+	const char *name;
+	const char *queue;	/* the queue it corrupts */
+	uint32_t min_chain;	/* chain_len it needs (0: any) */
+	/* "side:check" ids that may fire, the intended one first. */
+	const char *expect[6];
+	const char *about;	/* one line: the corruption, and why more
+				 * than one id can be right */
+	/* Write 1..FLT_MAX_SPECS spec texts for t; returns how many. */
+	unsigned int (*gen)(uint64_t *rng, const struct flt_target *t,
+			    char spec[FLT_MAX_SPECS][FLT_SPEC_LEN]);
+};
+
+extern const struct flt_class flt_classes[];
+extern const unsigned int flt_nclasses;
+
+/* Is "side:check" one of c's expected ids? */
+int flt_class_expects(const struct flt_class *c, const char *side,
+		      const char *check);
 
 #endif

@@ -461,8 +461,8 @@ static uint32_t operate(enum flt_op op, uint32_t old, uint32_t v)
 int flt_apply(const struct flt_spec *s, const struct vring *vr, uint32_t *idx)
 {
 	struct vring_used_elem e;
-	struct vring_desc d;
-	uint32_t i = 0, v;
+	struct vring_desc d, was;
+	uint32_t i = 0, v, old;
 
 	if (!resolve(s, &s->value, vr, *idx, &v))
 		return 0;
@@ -488,12 +488,17 @@ int flt_apply(const struct flt_spec *s, const struct vring *vr, uint32_t *idx)
 				vring_used_idx_acquire(vr), v));
 		return 1;
 	case FLT_AVAIL_RING:
-		vring_avail_ring_write(vr, i, operate(s->op,
-				       vring_avail_ring_read(vr, i), v));
+		old = vring_avail_ring_read(vr, i);
+		if (operate(s->op, old, v) == old)
+			return 0;
+		vring_avail_ring_write(vr, i, operate(s->op, old, v));
 		return 1;
 	case FLT_USED_ID:
 	case FLT_USED_LEN:
 		vring_used_elem_read(vr, i, &e);
+		old = s->field == FLT_USED_ID ? e.id : e.len;
+		if (operate(s->op, old, v) == old)
+			return 0;
 		if (s->field == FLT_USED_ID)
 			e.id = operate(s->op, e.id, v);
 		else
@@ -508,6 +513,7 @@ int flt_apply(const struct flt_spec *s, const struct vring *vr, uint32_t *idx)
 	if (i >= vr->num)
 		return 0;
 	vring_desc_read(vr, i, &d);
+	was = d;
 	switch (s->field) {
 	case FLT_DESC_PFN:
 		d.pfn = operate(s->op, d.pfn, v);
@@ -525,6 +531,8 @@ int flt_apply(const struct flt_spec *s, const struct vring *vr, uint32_t *idx)
 		d.next = operate(s->op, d.next, v);
 		break;
 	}
+	if (!memcmp(&d, &was, sizeof(d)))
+		return 0;
 	vring_desc_write_fields(vr, i, &d);
 	vring_desc_set_flags(vr, i, d.flags);
 	return 1;

@@ -43,6 +43,9 @@ enum {
 	OPT_DIRECT,
 	OPT_NET_PEER,
 	OPT_FAULT,
+	OPT_CAMPAIGN,
+	OPT_THREADED,
+	OPT_SHARD,
 	OPT_HELP,
 };
 
@@ -67,6 +70,9 @@ static const struct option options[] = {
 	{ "direct",	no_argument,	   NULL, OPT_DIRECT },
 	{ "net-peer",	required_argument, NULL, OPT_NET_PEER },
 	{ "fault",	required_argument, NULL, OPT_FAULT },
+	{ "campaign",	required_argument, NULL, OPT_CAMPAIGN },
+	{ "threaded",	no_argument,	   NULL, OPT_THREADED },
+	{ "shard",	required_argument, NULL, OPT_SHARD },
 	{ "help",	no_argument,	   NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -101,6 +107,10 @@ static const char usage_text[] =
 "  --strict             a check that fires aborts with the decoded ring\n"
 "  --fault SPEC         corrupt the ring: [QUEUE:]FIELD OP VALUE@WHEN, e.g.\n"
 "                       'blk:desc[head].next=999@kick:3' (repeatable)\n"
+"  --campaign N         N runs with one generated fault each, over every\n"
+"                       fault class; prints the detection matrix\n"
+"  --threaded           campaign runs on threads (default: stepped)\n"
+"  --shard K/M          run only the Kth of M slices of the campaign\n"
 "  --help               this text\n"
 "\n"
 "  vqsim decode [--queue-size N] FILE   print a raw dump for a person\n"
@@ -117,6 +127,7 @@ void sim_config_default(struct sim_config *cfg)
 	cfg->disk_size = DEFAULT_DISK_SIZE;
 	cfg->blk_workers = DEFAULT_BLK_WORKERS;
 	cfg->barrier_every = DEFAULT_BARRIER_EVERY;
+	cfg->shard_k = cfg->shard_m = 1;
 	cfg->requests = DEFAULT_REQUESTS;
 	cfg->queue_size = VRING_MAX_SIZE;
 	cfg->chain_out = 1;
@@ -415,6 +426,37 @@ bad_chain:
 						   why);
 			cfg->nfaults++;
 			break;
+		}
+		case OPT_CAMPAIGN:
+			if (parse_u64(optarg, UINT32_MAX, &cfg->campaign) ||
+			    !cfg->campaign)
+				return usage_error(err, errlen,
+					"--campaign '%s': expected a number of runs from 1",
+					optarg);
+			break;
+		case OPT_THREADED:
+			cfg->threaded = true;
+			break;
+		case OPT_SHARD: {
+			const char *slash = strchr(optarg, '/');
+			char ks[24];
+			uint64_t k, m;
+
+			if (!slash || (size_t)(slash - optarg) >= sizeof(ks))
+				goto bad_shard;
+			memcpy(ks, optarg, (size_t)(slash - optarg));
+			ks[slash - optarg] = '\0';
+			if (parse_u64(ks, UINT32_MAX, &k) ||
+			    parse_u64(slash + 1, UINT32_MAX, &m) || !k ||
+			    k > m)
+				goto bad_shard;
+			cfg->shard_k = (uint32_t)k;
+			cfg->shard_m = (uint32_t)m;
+			break;
+bad_shard:
+			return usage_error(err, errlen,
+				"--shard '%s': expected K/M with 1 <= K <= M",
+				optarg);
 		}
 		case OPT_HELP:
 			fputs(usage_text, out);

@@ -5,6 +5,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "sim.h"
 
@@ -24,6 +25,16 @@ int main(int argc, char **argv)
 	if (ret) {
 		fprintf(stderr, "vqsim: %s\n", err);
 		return 2;
+	}
+	if (cfg.campaign) {
+		cfg.stepped = !cfg.threaded;
+		ret = sim_campaign(&cfg, stdout, isatty(2) ? stderr : NULL);
+		if (ret < 0) {
+			fprintf(stderr, "vqsim: campaign: %s\n",
+				strerror(-ret));
+			return 1;
+		}
+		return ret;
 	}
 	ret = sim_run(&cfg, &res);
 	if (ret) {

@@ -70,6 +70,9 @@ struct sim_config {
 	enum sim_net_peer net_peer;
 	unsigned int nfaults;
 	struct flt_spec faults[SIM_MAX_FAULTS];	/* queue always named */
+	uint64_t campaign;		/* --campaign N: N fault runs */
+	bool threaded;			/* campaign: threaded runs */
+	uint32_t shard_k, shard_m;	/* campaign: the Kth of M slices */
 	sim_tamper_fn *tamper;		/* tests only */
 	void *tamper_ctx;
 };
@@ -161,6 +164,14 @@ int sim_run(const struct sim_config *cfg, struct sim_result *res);
  * is wrong.
  */
 int sim_decode(const void *dump, size_t len, uint32_t num, FILE *out);
+
+/*
+ * --campaign: cfg->campaign fault runs (the shard_k-th of shard_m slices),
+ * cycling through the catalogue, each in a child under a watchdog; the
+ * matrix goes to out, progress (if non-NULL) to progress.  Returns the
+ * exit status: 0 if every run was detected as expected, else 1.
+ */
+int sim_campaign(const struct sim_config *base, FILE *out, FILE *progress);
 
 /* `vqsim decode [--queue-size N] FILE`: the exit status. */
 int sim_decode_main(int argc, char **argv);
