@@ -4,8 +4,14 @@
  * token), what a spec does to a ring, and the examples of DESIGN.md
  * section 5 giving exactly the detections they name, in both runners.
  */
+#define _GNU_SOURCE
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "faults.h"
 #include "harness.h"
@@ -325,6 +331,130 @@ START_TEST(test_cli_fault_queues)
 }
 END_TEST
 
+/*
+ * The campaign: every class, a run each many times over, every run
+ * detected by an expected id.  Stepped, so this is the same 2100 runs
+ * every time; the matrix says which.
+ */
+START_TEST(test_campaign_stepped)
+{
+	struct sim_config cfg;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+	unsigned int c;
+	int ret;
+
+	sim_config_default(&cfg);
+	cfg.campaign = 100 * flt_nclasses;
+	cfg.seed = 20261129;
+	cfg.stepped = true;
+	ret = sim_campaign(&cfg, out, NULL);
+	fclose(out);
+	ck_assert_msg(ret == 0, "campaign failed:\n%s", text);
+	for (c = 0; c < flt_nclasses; c++)
+		ck_assert_ptr_nonnull(strstr(text, flt_classes[c].name));
+	ck_assert_ptr_nonnull(strstr(text, " runs in "));
+	free(text);
+}
+END_TEST
+
+/* The same with real threads: fewer runs, each a fresh pair of them. */
+START_TEST(test_campaign_threaded)
+{
+	struct sim_config cfg;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+	int ret;
+
+	sim_config_default(&cfg);
+	cfg.campaign = 5 * flt_nclasses;
+	cfg.seed = 7;
+	cfg.json = true;
+	ret = sim_campaign(&cfg, out, NULL);
+	fclose(out);
+	ck_assert_msg(ret == 0, "campaign failed:\n%s", text);
+	ck_assert_ptr_nonnull(strstr(text, "\"ok\": true"));
+	ck_assert_ptr_nonnull(strstr(text, "\"runner\": \"threaded\""));
+	free(text);
+}
+END_TEST
+
+/* Shards partition the runs: their run counts add up to the whole. */
+START_TEST(test_campaign_shards)
+{
+	struct sim_config cfg;
+	uint64_t total = 0, runs;
+	char *text = NULL, *p;
+	size_t len = 0;
+	unsigned int k;
+
+	for (k = 1; k <= 3; k++) {
+		FILE *out = open_memstream(&text, &len);
+
+		sim_config_default(&cfg);
+		cfg.campaign = 100;
+		cfg.seed = 3;
+		cfg.stepped = true;
+		cfg.json = true;
+		cfg.shard_k = k;
+		cfg.shard_m = 3;
+		ck_assert_int_eq(sim_campaign(&cfg, out, NULL), 0);
+		fclose(out);
+		p = strstr(text, "\"runs\": ");
+		ck_assert_ptr_nonnull(p);
+		runs = strtoull(p + 8, NULL, 10);
+		ck_assert_uint_ge(runs, 33);
+		ck_assert_uint_le(runs, 34);
+		total += runs;
+		free(text);
+		text = NULL;
+	}
+	ck_assert_uint_eq(total, 100);
+}
+END_TEST
+
+/* --strict with an injected corruption, through the real command: the
+ * process aborts, having written what fired and the decoded ring. */
+START_TEST(test_strict_with_fault)
+{
+	const char *bin = getenv("VQSIM_BIN");
+	char errpath[] = "/tmp/vqsim-strict-XXXXXX", *buf;
+	int fd = mkstemp(errpath), status;
+	long n;
+	FILE *f;
+	pid_t pid;
+
+	ck_assert_msg(bin != NULL, "VQSIM_BIN is not set (run via make check)");
+	ck_assert_int_ge(fd, 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		dup2(fd, 2);
+		execl(bin, "vqsim", "--device", "null", "--stepped", "--seed",
+		      "9", "--strict", "--fault",
+		      "desc[head].next=999@kick:3", (char *)NULL);
+		_exit(127);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFSIGNALED(status));
+	ck_assert_int_eq(WTERMSIG(status), SIGABRT);
+	f = fdopen(fd, "r");
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	buf = calloc(1, (size_t)n + 1);
+	ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	unlink(errpath);
+	ck_assert_ptr_nonnull(strstr(buf, "--strict: host detected "
+				     "desc_next_range on queue null"));
+	ck_assert_ptr_nonnull(strstr(buf, "chains to 999, beyond the queue"));
+	free(buf);
+}
+END_TEST
+
 Suite *faults_suite(void)
 {
 	Suite *s = suite_create("faults");
@@ -344,6 +474,14 @@ Suite *faults_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, test_examples_detect, 0,
 			    sizeof(e2e) / sizeof(e2e[0]));
+	tcase_add_test(tc, test_strict_with_fault);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("campaign");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_campaign_stepped);
+	tcase_add_test(tc, test_campaign_threaded);
+	tcase_add_test(tc, test_campaign_shards);
 	suite_add_tcase(s, tc);
 	return s;
 }
