@@ -94,6 +94,15 @@ int gvq_restart(struct gvq *vq);
  */
 void *gvq_detach_unused(struct gvq *vq);
 
+/*
+ * Device reset, the driver's half: re-initialise the shared pages and all
+ * private state, indices at start_idx, the latch cleared.  Only while the
+ * device is not using the queue (it has been reset too), and after taking
+ * back every posted chain with gvq_detach_unused: their tokens are
+ * forgotten here.
+ */
+void gvq_reset(struct gvq *vq, uint32_t start_idx);
+
 /* The detection that broke the queue, or NULL if it is healthy. */
 const struct vring_detection *gvq_detection(const struct gvq *vq);
 enum gvq_err gvq_error(const struct gvq *vq);

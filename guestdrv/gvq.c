@@ -62,11 +62,29 @@ const char *gvq_check_name(enum gvq_err err)
 	return gvq_check_names[err];
 }
 
+/* Everything private back to "nothing posted", indices at start_idx. */
+static void init_private(struct gvq *vq, uint32_t start_idx)
+{
+	uint32_t num = vq->vr.num, i;
+
+	vq->avail_idx_shadow = start_idx;
+	vq->num_added = 0;
+	vq->last_used_idx = start_idx;
+	vq->used_idx_seen = start_idx;
+	vq->free_head = 0;
+	vq->num_free = num;
+	vq->detach_cursor = 0;
+	vq->err = GVQ_E_NONE;
+	memset(&vq->det, 0, sizeof(vq->det));
+	memset(vq->posted, 0, sizeof(vq->posted));
+	for (i = 0; i < num; i++)
+		vq->link[i] = (uint16_t)((i + 1) & (num - 1));
+}
+
 struct gvq *gvq_create(void *pages, uint32_t num, uint32_t start_idx,
 		       const struct gvq_ops *ops, void *ctx)
 {
 	struct gvq *vq;
-	uint32_t i;
 
 	assert(vring_size_valid(num) && ops && ops->kick);
 	vq = calloc(1, sizeof(*vq));
@@ -75,13 +93,14 @@ struct gvq *gvq_create(void *pages, uint32_t num, uint32_t start_idx,
 	vring_init(&vq->vr, pages, num);
 	vq->ops = ops;
 	vq->ctx = ctx;
-	vq->avail_idx_shadow = start_idx;
-	vq->last_used_idx = start_idx;
-	vq->used_idx_seen = start_idx;
-	vq->num_free = num;
-	for (i = 0; i < num; i++)
-		vq->link[i] = (uint16_t)((i + 1) & (num - 1));
+	init_private(vq, start_idx);
 	return vq;
+}
+
+void gvq_reset(struct gvq *vq, uint32_t start_idx)
+{
+	vring_reset(&vq->vr, start_idx);
+	init_private(vq, start_idx);
 }
 
 void gvq_destroy(struct gvq *vq)

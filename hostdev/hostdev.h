@@ -106,6 +106,13 @@ int hvq_notify(struct hvq *vq);
 int hvq_reject(struct hvq *vq, enum hvq_err err, const char *n0, uint64_t v0,
 	       const char *n1, uint64_t v1, const char *n2, uint64_t v2);
 
+/*
+ * Device reset, the device's half: forget every chain in flight (the
+ * device must not use them afterwards), indices at start_idx, the latch
+ * cleared.  The driver re-initialises the shared pages.
+ */
+void hvq_reset(struct hvq *vq, uint32_t start_idx);
+
 /* The detection that broke the queue, or NULL if it is healthy. */
 const struct vring_detection *hvq_detection(const struct hvq *vq);
 enum hvq_err hvq_error(const struct hvq *vq);

@@ -81,6 +81,19 @@ struct hvq *hvq_create(const struct vring_mem *mem, void *pages, uint32_t num,
 	return vq;
 }
 
+void hvq_reset(struct hvq *vq, uint32_t start_idx)
+{
+	vq->last_avail_idx = start_idx;
+	vq->avail_idx_seen = start_idx;
+	vq->used_idx_shadow = start_idx;
+	vq->used_idx_published = start_idx;
+	vq->in_flight = 0;
+	vq->err = HVQ_E_NONE;
+	memset(&vq->det, 0, sizeof(vq->det));
+	memset(vq->owner, 0, sizeof(vq->owner));
+	memset(vq->chain_len, 0, sizeof(vq->chain_len));
+}
+
 void hvq_destroy(struct hvq *vq)
 {
 	free(vq);

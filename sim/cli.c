@@ -43,6 +43,7 @@ enum {
 	OPT_DIRECT,
 	OPT_NET_PEER,
 	OPT_FAULT,
+	OPT_RECOVER,
 	OPT_CAMPAIGN,
 	OPT_THREADED,
 	OPT_SHARD,
@@ -70,6 +71,7 @@ static const struct option options[] = {
 	{ "direct",	no_argument,	   NULL, OPT_DIRECT },
 	{ "net-peer",	required_argument, NULL, OPT_NET_PEER },
 	{ "fault",	required_argument, NULL, OPT_FAULT },
+	{ "recover",	no_argument,	   NULL, OPT_RECOVER },
 	{ "campaign",	required_argument, NULL, OPT_CAMPAIGN },
 	{ "threaded",	no_argument,	   NULL, OPT_THREADED },
 	{ "shard",	required_argument, NULL, OPT_SHARD },
@@ -107,6 +109,8 @@ static const char usage_text[] =
 "  --strict             a check that fires aborts with the decoded ring\n"
 "  --fault SPEC         corrupt the ring: [QUEUE:]FIELD OP VALUE@WHEN, e.g.\n"
 "                       'blk:desc[head].next=999@kick:3' (repeatable)\n"
+"  --recover            after a detection, reset the queue and resubmit\n"
+"                       what was in flight; the run goes on\n"
 "  --campaign N         N runs with one generated fault each, over every\n"
 "                       fault class; prints the detection matrix\n"
 "  --threaded           campaign runs on threads (default: stepped)\n"
@@ -433,6 +437,9 @@ bad_chain:
 				return usage_error(err, errlen,
 					"--campaign '%s': expected a number of runs from 1",
 					optarg);
+			break;
+		case OPT_RECOVER:
+			cfg->recover = true;
 			break;
 		case OPT_THREADED:
 			cfg->threaded = true;

@@ -36,6 +36,7 @@ struct null_wl {
 	uint32_t nslots, slot_pages;
 	int64_t first_pfn;
 	struct null_req *free_slots;
+	struct null_req *resubmit;	/* taken back by a reset, to post again */
 	uint8_t *slots;		/* nslots null_reqs of slot_size bytes */
 	size_t slot_size;
 };
@@ -134,6 +135,18 @@ static void pattern_fill(uint8_t *p, size_t len, uint64_t key)
 	}
 }
 
+/* Data in the readable buffers, poison in the writable ones: again on a
+ * resubmission, since the device may have echoed into them already. */
+static void fill(const struct null_wl *w, struct null_req *r)
+{
+	uint32_t n = w->out_num + w->in_num, k;
+
+	for (k = 0; w->touches_data && k < n; k++)
+		pattern_fill(guest_ptr(w, &r->sg[k]), r->sg[k].len,
+			     pattern_key(w, r->seq, k, k < w->out_num ?
+					 KIND_DATA : KIND_POISON));
+}
+
 static void prepare(struct null_wl *w, struct null_req *r)
 {
 	uint32_t n = w->out_num + w->in_num, k;
@@ -151,11 +164,8 @@ static void prepare(struct null_wl *w, struct null_req *r)
 			r->out_len += sg->len;
 		else
 			r->in_len += sg->len;
-		if (w->touches_data)
-			pattern_fill(guest_ptr(w, sg), sg->len,
-				     pattern_key(w, r->seq, k, k < w->out_num ?
-						 KIND_DATA : KIND_POISON));
 	}
+	fill(w, r);
 }
 
 /*
@@ -236,7 +246,8 @@ static enum wl_step null_guest_step(struct sim_device *dev)
 	}
 	if (gvq_error(w->vq))
 		return WL_DONE;
-	can_add = w->submitted < w->requests && w->free_slots;
+	can_add = w->resubmit ||
+		  (w->submitted < w->requests && w->free_slots);
 	if (w->added_since_kick >= w->batch ||
 	    (w->added_since_kick && !can_add)) {
 		gvq_kick(w->vq);
@@ -244,15 +255,21 @@ static enum wl_step null_guest_step(struct sim_device *dev)
 		return WL_PROGRESS;
 	}
 	if (can_add) {
-		r = w->free_slots;
-		prepare(w, r);
+		if (w->resubmit) {
+			r = w->resubmit;
+			w->resubmit = r->next_free;
+			fill(w, r);
+		} else {
+			r = w->free_slots;
+			w->free_slots = r->next_free;
+			prepare(w, r);
+			w->submitted++;
+		}
 		ret = gvq_add_buf(w->vq, r->sg, w->out_num,
 				  r->sg + w->out_num, w->in_num, r);
 		/* A slot is free only if its descriptors are: no ENOSPC. */
 		assert(ret == 0);
 		(void)ret;
-		w->free_slots = r->next_free;
-		w->submitted++;
 		w->added_since_kick++;
 		return WL_PROGRESS;
 	}
@@ -277,6 +294,20 @@ static int null_host_step(struct sim_device *dev, struct sim_queue *q)
 	return ret;
 }
 
+/* --recover: every request still posted goes back to be posted again. */
+static void null_guest_reset(struct sim_device *dev, struct sim_queue *q)
+{
+	struct null_wl *w = (struct null_wl *)dev;
+	struct null_req *r;
+
+	while ((r = gvq_detach_unused(q->gvq))) {
+		r->next_free = w->resubmit;
+		w->resubmit = r;
+	}
+	w->added_since_kick = 0;
+	w->rearm = false;
+}
+
 static void null_result(struct sim_device *dev, struct sim_dev_result *r)
 {
 	const struct null_wl *w = (const struct null_wl *)dev;
@@ -294,6 +325,7 @@ static void null_result(struct sim_device *dev, struct sim_dev_result *r)
 static const struct sim_device_ops null_ops = {
 	.guest_step = null_guest_step,
 	.host_step = null_host_step,
+	.guest_reset = null_guest_reset,
 	.result = null_result,
 	.destroy = null_destroy,
 };

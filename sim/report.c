@@ -65,7 +65,8 @@ void sim_print_summary(FILE *f, const struct sim_result *res)
 	for (i = 0; i < res->ndetections; i++) {
 		const struct sim_detection *d = &res->detections[i];
 
-		fprintf(f, "  detected: %s %s on queue %s", d->side,
+		fprintf(f, "  %s: %s %s on queue %s",
+			d->recovered ? "recovered from" : "detected", d->side,
 			d->det.check, d->queue);
 		if (d->has_seq)
 			fprintf(f, " at event %" PRIu64, d->seq);
@@ -73,6 +74,9 @@ void sim_print_summary(FILE *f, const struct sim_result *res)
 		print_values(f, &d->det, ", ", "%s %" PRIu64);
 		fputs(")\n", f);
 	}
+	if (res->resets)
+		fprintf(f, "  %" PRIu64 " queue reset%s (--recover)\n",
+			res->resets, res->resets == 1 ? "" : "s");
 	if (res->stalled)
 		fprintf(f, "  STALLED after step %" PRIu64 ": both sides wait "
 			"with work outstanding (a lost wake-up)\n", res->steps);
@@ -126,9 +130,11 @@ void sim_print_json(FILE *f, const struct sim_result *res)
 			d->det.check, d->queue);
 		if (d->has_seq)
 			fprintf(f, "\"seq\": %" PRIu64 ", ", d->seq);
-		fputs("\"values\": {", f);
+		fprintf(f, "\"recovered\": %s, \"values\": {",
+			d->recovered ? "true" : "false");
 		print_values(f, &d->det, ", ", "\"%s\": %" PRIu64);
 		fputs("}}", f);
 	}
-	fprintf(f, "], \"elapsed_s\": %.6f}\n", res->elapsed_s);
+	fprintf(f, "], \"resets\": %" PRIu64 ", \"elapsed_s\": %.6f}\n",
+		res->resets, res->elapsed_s);
 }

@@ -113,6 +113,7 @@ static uint32_t on_publish(struct sim_queue *q, enum sim_side side,
 	const struct sim_config *cfg = run->cfg;
 	enum flt_moment moment = side == SIM_GUEST ? FLT_AT_KICK : FLT_AT_IRQ;
 	uint64_t n = side == SIM_GUEST ? ++q->avail_pubs : ++q->used_pubs;
+	unsigned int epoch = side == SIM_GUEST ? q->guest_epoch : q->host_epoch;
 	unsigned int i;
 
 	for (i = 0; i < cfg->nfaults; i++) {
@@ -122,15 +123,17 @@ static uint32_t on_publish(struct sim_queue *q, enum sim_side side,
 			continue;
 		if (f->n == n && flt_apply(f, &q->vr, &idx)) {
 			run->fault_applied[i] = true;
+			run->fault_epoch[i] = epoch;
 			continue;
 		}
 		/*
 		 * A side's own index stays wrong from then on, as a broken
 		 * driver's or device's would: otherwise its next correct
 		 * publication could overwrite the fault before the other
-		 * thread ever looked.
+		 * thread ever looked.  Until a reset, that is.
 		 */
 		if (f->n < n && run->fault_applied[i] &&
+		    run->fault_epoch[i] == epoch &&
 		    f->field == (side == SIM_GUEST ? FLT_AVAIL_IDX :
 				 FLT_USED_IDX))
 			flt_apply(f, &q->vr, &idx);
@@ -158,15 +161,85 @@ static void host_event(void *ctx, const struct vring_event *ev)
 	on_event(ctx, SIM_HOST, ev);
 }
 
+static void log_detection(struct sim_queue *q, enum sim_side side,
+			  const struct vring_detection *det)
+{
+	unsigned int n = q->nlog[side];
+
+	q->recovered[side]++;
+	if (!det || n == 2)
+		return;
+	q->log[side][n] = *det;
+	q->log_seq[side][n] = side == SIM_GUEST ? q->guest_det_seq :
+			      q->host_det_seq;
+	q->nlog[side]++;
+}
+
+/*
+ * The guest's half of a --recover reset of q, one step at a time: take
+ * back what was posted and ask the device to reset; once it has, set the
+ * ring up afresh and let the device at it again.  Returns true while the
+ * reset is under way (the device's workload must not run).
+ */
+static bool guest_reset_step(struct run *run, struct sim_queue *q,
+			     bool *progress)
+{
+	struct sim_device *dev = q->dev;
+
+	if (!q->resetting) {
+		if (!gvq_error(q->gvq) && !atomic_load(&q->host_broken))
+			return false;
+		if (gvq_error(q->gvq))
+			log_detection(q, SIM_GUEST, gvq_detection(q->gvq));
+		dev->ops->guest_reset(dev, q);
+		q->resetting = true;
+		q->guest_epoch++;
+		atomic_store_explicit(&q->reset_req, q->guest_epoch,
+				      memory_order_release);
+		run->wake_host(q);
+		*progress = true;
+		return true;
+	}
+	if (atomic_load_explicit(&q->reset_ack, memory_order_acquire) !=
+	    q->guest_epoch)
+		return true;	/* the device's ack will wake us */
+	/* The device has let go of the queue: ours to rewrite. */
+	gvq_reset(q->gvq, run->cfg->start_index);
+	q->resetting = false;
+	atomic_store_explicit(&q->ring_ready, q->guest_epoch,
+			      memory_order_release);
+	run->wake_host(q);
+	*progress = true;
+	return false;
+}
+
 enum wl_step run_guest_round(struct run *run)
 {
 	bool progress = false, done = true;
-	unsigned int k;
+	unsigned int k, i;
 
 	for (k = 0; k < run->ndevices; k++) {
 		struct sim_device *dev = run->devices[k];
-		enum wl_step st = dev->ops->guest_step(dev);
+		bool held = false;
+		enum wl_step st;
 
+		for (i = 0; run->cfg->recover && dev->ops->guest_reset &&
+			    i < run->nqueues; i++)
+			if (run->queues[i].dev == dev)
+				held |= guest_reset_step(run, &run->queues[i],
+							 &progress);
+		if (held) {
+			done = false;
+			continue;
+		}
+		st = dev->ops->guest_step(dev);
+		/* A queue that just broke is not the end under --recover:
+		 * the next round resets it. */
+		for (i = 0; st == WL_DONE && run->cfg->recover &&
+			    dev->ops->guest_reset && i < run->nqueues; i++)
+			if (run->queues[i].dev == dev &&
+			    gvq_error(run->queues[i].gvq))
+				st = WL_PROGRESS;
 		progress |= st == WL_PROGRESS;
 		done &= st == WL_DONE;
 	}
@@ -178,6 +251,14 @@ void run_host_failed(struct sim_queue *q)
 	struct run *run = q->run;
 	unsigned int i;
 
+	if (run->cfg->recover && q->dev->ops->guest_reset) {
+		if (atomic_load(&q->host_broken))
+			return;
+		log_detection(q, SIM_HOST, hvq_detection(q->hvq));
+		atomic_store(&q->host_broken, true);
+		run->wake_guest(q);
+		return;
+	}
 	if (q->host_reported)
 		return;
 	q->host_reported = true;
@@ -185,6 +266,34 @@ void run_host_failed(struct sim_queue *q)
 	/* Wake the guest wherever it sleeps, so it sees the flag. */
 	for (i = 0; i < run->nqueues; i++)
 		run->wake_guest(&run->queues[i]);
+}
+
+bool run_queue_parked(const struct sim_queue *q)
+{
+	return q->host_epoch !=
+	       atomic_load_explicit(&q->ring_ready, memory_order_acquire);
+}
+
+int run_host_step(struct sim_queue *q)
+{
+	unsigned int req = atomic_load_explicit(&q->reset_req,
+						memory_order_acquire);
+
+	if (req != q->host_epoch) {
+		/* The driver asks for a reset: let go of everything of q,
+		 * then say so; q stays parked until the ring is set up. */
+		if (q->dev->ops->host_reset)
+			q->dev->ops->host_reset(q->dev, q);
+		hvq_reset(q->hvq, q->run->cfg->start_index);
+		q->host_epoch = req;
+		atomic_store(&q->host_broken, false);
+		atomic_store_explicit(&q->reset_ack, req, memory_order_release);
+		q->run->wake_guest(q);
+		return 0;
+	}
+	if (run_queue_parked(q))
+		return 0;
+	return q->dev->ops->host_step(q->dev, q);
 }
 
 static void run_destroy(struct run *run)
@@ -257,7 +366,8 @@ static const struct {
 
 int run_create(const struct sim_config *cfg, bool stepped,
 	       void (*kick)(void *ctx), void (*interrupt)(void *ctx),
-	       void (*wake_guest)(struct sim_queue *q), struct run **runp)
+	       void (*wake_guest)(struct sim_queue *q),
+	       void (*wake_host)(struct sim_queue *q), struct run **runp)
 {
 	struct run *run = calloc(1, sizeof(*run));
 	unsigned int i;
@@ -270,6 +380,7 @@ int run_create(const struct sim_config *cfg, bool stepped,
 	run->stepped = stepped;
 	run->stop_fd = -1;
 	run->wake_guest = wake_guest;
+	run->wake_host = wake_host;
 	/* Events cost a call each on the hot path: take them only when
 	 * something wants them.  Without them a detection has no seq. */
 	run->events = stepped || cfg->trace_path || cfg->ndumps ||
@@ -324,7 +435,7 @@ fail:
 
 static void add_detection(struct sim_result *res, const char *side,
 			  const char *queue, const struct vring_detection *det,
-			  bool has_seq, uint64_t seq)
+			  bool has_seq, uint64_t seq, bool recovered)
 {
 	struct sim_detection *d;
 
@@ -336,6 +447,7 @@ static void add_detection(struct sim_result *res, const char *side,
 	d->det = *det;
 	d->has_seq = has_seq;
 	d->seq = seq;
+	d->recovered = recovered;
 }
 
 int run_finish(struct run *run, struct sim_result *res)
@@ -383,13 +495,36 @@ int run_finish(struct run *run, struct sim_result *res)
 	}
 	for (i = 0; i < run->nqueues; i++) {
 		struct sim_queue *q = &run->queues[i];
+		unsigned int k, side;
 
-		add_detection(res, "host", q->name, hvq_detection(q->hvq),
-			      run->events, q->host_det_seq);
-		add_detection(res, "guest", q->name, gvq_detection(q->gvq),
-			      run->events, q->guest_det_seq);
+		for (side = 0; side < 2; side++) {
+			res->resets += q->recovered[side];
+			for (k = 0; k < q->nlog[side]; k++)
+				add_detection(res, side == SIM_HOST ? "host" :
+					      "guest", q->name,
+					      &q->log[side][k], run->events,
+					      q->log_seq[side][k], true);
+		}
+		if (!cfg->recover) {
+			add_detection(res, "host", q->name,
+				      hvq_detection(q->hvq), run->events,
+				      q->host_det_seq, false);
+			add_detection(res, "guest", q->name,
+				      gvq_detection(q->gvq), run->events,
+				      q->guest_det_seq, false);
+			continue;
+		}
+		/* A reset still pending at the end recovered nothing. */
+		if (gvq_error(q->gvq) && !q->resetting)
+			add_detection(res, "guest", q->name,
+				      gvq_detection(q->gvq), run->events,
+				      q->guest_det_seq, false);
+		if (atomic_load(&q->host_broken) || gvq_error(q->gvq) ||
+		    q->resetting)
+			res->ok = false;
 	}
-	res->ok &= res->ndetections == 0;
+	for (i = 0; i < res->ndetections; i++)
+		res->ok &= res->detections[i].recovered;
 	run_destroy(run);
 	return ret;
 }

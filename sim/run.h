@@ -45,6 +45,26 @@ struct sim_queue {
 	uint64_t host_det_seq;
 	bool host_reported;
 
+	/*
+	 * --recover: a device reset of this queue, which the guest drives
+	 * (as a virtio driver resets a broken device).  The guest asks
+	 * (reset_req), the device quiesces, resets its side and parks the
+	 * queue (reset_ack), the guest re-initialises the ring and unparks
+	 * it (ring_ready).  Each is an epoch number, release/acquire.
+	 */
+	_Alignas(64) atomic_uint reset_req;
+	atomic_uint reset_ack;
+	atomic_uint ring_ready;
+	atomic_bool host_broken;	/* the device side latched */
+	unsigned int guest_epoch;	/* guest: the reset it is in, or done */
+	bool resetting;			/* guest: waiting for reset_ack */
+	unsigned int host_epoch;	/* host: the last reset it did */
+	/* Detections recovered from, per side (written by that side). */
+	unsigned int nlog[2];
+	struct vring_detection log[2][2];
+	uint64_t log_seq[2][2];
+	uint64_t recovered[2];
+
 	/* Stepped runner only: notifications not yet delivered. */
 	_Alignas(64) uint64_t kick_pending;
 	uint64_t irq_pending;
@@ -62,8 +82,10 @@ struct run {
 	const char *queue_names[SIM_MAX_QUEUES];
 	unsigned int ndevices;
 	struct sim_device *devices[SIM_MAX_QUEUES];
-	/* The runner's way to wake a sleeping guest out of turn. */
+	/* The runner's way to wake a sleeping guest out of turn, and to
+	 * wake the host for a queue whose driver cannot kick (broken). */
 	void (*wake_guest)(struct sim_queue *q);
+	void (*wake_host)(struct sim_queue *q);
 	struct timespec t0;
 	struct gvq_ops guest_ops;	/* the runner's kick, our events */
 	struct hvq_ops host_ops;	/* the runner's interrupt, our events */
@@ -82,6 +104,7 @@ struct run {
 	atomic_bool host_failed;	/* a device check fired */
 	bool stalled;			/* stepped: nobody could move */
 	bool fault_applied[SIM_MAX_FAULTS];	/* each written by one side */
+	unsigned int fault_epoch[SIM_MAX_FAULTS]; /* the reset it came in */
 };
 
 /*
@@ -111,6 +134,12 @@ struct sim_device_ops {
 	int (*start)(struct sim_device *dev);
 	void (*stop)(struct sim_device *dev);
 	void (*async_drain)(struct sim_device *dev);
+	/* --recover, optional.  guest_reset: take back every chain posted
+	 * on q (gvq_detach_unused) to resubmit after the reset; the device
+	 * is not stepped until then.  host_reset: forget q's chains in flight
+	 * (after any I/O on them has finished), on the host side. */
+	void (*guest_reset)(struct sim_device *dev, struct sim_queue *q);
+	void (*host_reset)(struct sim_device *dev, struct sim_queue *q);
 	/* The device's part of the summary; then free it. */
 	void (*result)(struct sim_device *dev, struct sim_dev_result *r);
 	void (*destroy)(struct sim_device *dev);
@@ -126,7 +155,15 @@ struct sim_device {
  * supplies the notification half of each side's ops. */
 int run_create(const struct sim_config *cfg, bool stepped,
 	       void (*kick)(void *ctx), void (*interrupt)(void *ctx),
-	       void (*wake_guest)(struct sim_queue *q), struct run **runp);
+	       void (*wake_guest)(struct sim_queue *q),
+	       void (*wake_host)(struct sim_queue *q), struct run **runp);
+
+/* The host's unit of work on q after a wake-up: the device's host_step,
+ * or a --recover reset, or nothing while the queue is parked for one. */
+int run_host_step(struct sim_queue *q);
+
+/* For devices' own host work: q is parked for a reset; leave it alone. */
+bool run_queue_parked(const struct sim_queue *q);
 /* Write the trace and end dumps, fill res, free everything. */
 int run_finish(struct run *run, struct sim_result *res);
 
@@ -147,6 +184,31 @@ enum wl_step run_guest_round(struct run *run);
 int blk_device_create(struct run *run, struct sim_device **devp);
 int net_device_create(struct run *run, struct sim_device **devp);
 int null_device_create(struct run *run, struct sim_device **devp);
+
+/*
+ * Tests only: while a log is set, the blk device's host side appends what
+ * it does to each request, in the order it happened (the barrier's proof).
+ * id numbers requests in the order the host took them off the ring.
+ */
+enum blk_log_event {
+	BLK_LOG_POP,		/* taken off the ring */
+	BLK_LOG_FSYNC,		/* a barrier's fdatasync starts */
+	BLK_LOG_EXEC,		/* its I/O starts */
+	BLK_LOG_DONE,		/* its I/O is over */
+	BLK_LOG_COMPLETE,	/* status written, chain used */
+};
+
+struct blk_log {
+	struct {
+		enum blk_log_event event;
+		uint32_t type;		/* the header's, BARRIER included */
+		uint64_t id;
+	} *ent;
+	size_t cap, n;
+	bool overflow;		/* events lost for want of room */
+};
+
+void blk_test_log(struct blk_log *log);
 
 /* ---- the trace ---- */
 

@@ -59,6 +59,7 @@ struct sim_config {
 	bool json;
 	bool stepped;			/* one thread, seeded interleaving */
 	bool strict;			/* a check aborts with a ring dump */
+	bool recover;			/* a detection resets the queue */
 	const char *trace_path;		/* NULL: no trace */
 	unsigned int ndumps;
 	struct sim_dump dumps[SIM_MAX_DUMPS];
@@ -108,6 +109,7 @@ struct sim_detection {
 	 * counted when events are (stepped, --trace, --dump, --strict). */
 	bool has_seq;
 	uint64_t seq;
+	bool recovered;			/* --recover reset the queue after it */
 };
 
 struct sim_result {
@@ -124,6 +126,9 @@ struct sim_result {
 	/* For each of cfg->faults: did its moment come, and could it be
 	 * resolved (a head.N past the chain's end cannot)? */
 	bool fault_applied[SIM_MAX_FAULTS];
+	/* --recover: queue resets done, one per detection recovered from;
+	 * those detections are in detections[] with recovered set. */
+	uint64_t resets;
 	double elapsed_s;
 };
 

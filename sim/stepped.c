@@ -33,6 +33,11 @@ static void wake_guest(struct sim_queue *q)
 	q->irq_pending++;
 }
 
+static void wake_host(struct sim_queue *q)
+{
+	q->kick_pending++;
+}
+
 enum act { ACT_GUEST, ACT_HOST, ACT_KICK, ACT_IRQ, ACT_ASYNC };
 
 struct action {
@@ -59,7 +64,7 @@ int sim_run_stepped(const struct sim_config *cfg, struct sim_result *res)
 	int ret;
 
 	ret = run_create(cfg, true, stepped_kick, stepped_interrupt,
-			 wake_guest, &run);
+			 wake_guest, wake_host, &run);
 	if (ret)
 		return ret;
 	for (;;) {
@@ -106,8 +111,7 @@ int sim_run_stepped(const struct sim_config *cfg, struct sim_result *res)
 				break;
 			guest_asleep = st == WL_IDLE;
 		} else if (a.act == ACT_HOST) {
-			a.q->host_active =
-				a.q->dev->ops->host_step(a.q->dev, a.q) > 0;
+			a.q->host_active = run_host_step(a.q) > 0;
 		} else if (a.act == ACT_ASYNC) {
 			a.dev->ops->async_step(a.dev, a.i);
 		} else if (a.act == ACT_KICK) {

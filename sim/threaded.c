@@ -55,6 +55,11 @@ static void wake_guest(struct sim_queue *q)
 	signal_fd(q->irq_fd);
 }
 
+static void wake_host(struct sim_queue *q)
+{
+	signal_fd(q->kick_fd);
+}
+
 /* epoll over fds[0..n), each registered with ptrs[i]. */
 static int epoll_over(const int *fds, void *const *ptrs, unsigned int n)
 {
@@ -119,7 +124,7 @@ static void *host_thread(void *arg)
 				/* Take the kick before looking: one that
 				 * lands while we work wakes us again. */
 				drain_fd(q->kick_fd);
-				while (q->dev->ops->host_step(q->dev, q) > 0)
+				while (run_host_step(q) > 0)
 					;
 				break;
 			case SRC_DEVICE:
@@ -187,7 +192,7 @@ int sim_run_threaded(const struct sim_config *cfg, struct sim_result *res)
 	int ret;
 
 	ret = run_create(cfg, false, guest_kick, host_interrupt, wake_guest,
-			 &run);
+			 wake_host, &run);
 	if (ret)
 		return ret;
 	for (k = 0; k < run->nqueues; k++) {

@@ -415,6 +415,71 @@ START_TEST(test_campaign_shards)
 }
 END_TEST
 
+/*
+ * --recover: each detection resets the queue, the driver posts again what
+ * was in flight, and the run still completes every request, verified.
+ * A fault on each side, in both runners, with the indices near the wrap.
+ */
+START_TEST(test_recover_null)
+{
+	static const char *const specs[] = {
+		"null:avail.idx+=1000@kick:40",
+		"null:used.ring[last].id=300@irq:60",
+		"null:desc[head.1].next=999@kick:200",
+	};
+	struct sim_config cfg;
+	struct sim_result res;
+	char err[256];
+	unsigned int i;
+
+	sim_config_default(&cfg);
+	cfg.devices = SIM_DEV_NULL;
+	cfg.requests = 20000;
+	cfg.chain_out = 2;
+	cfg.chain_in = 2;
+	cfg.seed = 5;
+	cfg.stepped = _i;
+	cfg.recover = true;
+	cfg.start_index = UINT32_MAX - 1000;
+	cfg.nfaults = 3;
+	for (i = 0; i < 3; i++)
+		ck_assert_int_eq(flt_parse(specs[i], &cfg.faults[i], err,
+					   sizeof(err)), 0);
+	ck_assert_int_eq(sim_run(&cfg, &res), 0);
+	ck_assert_msg(res.ok, "not ok");
+	ck_assert_uint_eq(res.resets, 3);
+	ck_assert_uint_eq(res.ndetections, 3);
+	for (i = 0; i < 3; i++)
+		ck_assert(res.detections[i].recovered);
+	ck_assert_uint_eq(res.devs[0].completed, cfg.requests);
+	ck_assert_uint_eq(res.devs[0].mismatches, 0);
+	ck_assert(res.devs[0].verified);
+}
+END_TEST
+
+/* Without --recover the same first fault ends the run, not ok. */
+START_TEST(test_no_recover_ends_run)
+{
+	struct sim_config cfg;
+	struct sim_result res;
+	char err[256];
+
+	sim_config_default(&cfg);
+	cfg.devices = SIM_DEV_NULL;
+	cfg.requests = 20000;
+	cfg.seed = 5;
+	cfg.nfaults = 1;
+	ck_assert_int_eq(flt_parse("null:avail.idx+=1000@kick:40",
+				   &cfg.faults[0], err, sizeof(err)), 0);
+	ck_assert_int_eq(sim_run(&cfg, &res), 0);
+	ck_assert(!res.ok);
+	ck_assert_uint_eq(res.resets, 0);
+	ck_assert_uint_eq(res.ndetections, 1);
+	ck_assert(!res.detections[0].recovered);
+	ck_assert_uint_lt(res.devs[0].completed, cfg.requests);
+}
+END_TEST
+
 /* --strict with an injected corruption, through the real command: the
  * process aborts, having written what fired and the decoded ring. */
 START_TEST(test_strict_with_fault)
@@ -475,6 +540,8 @@ Suite *faults_suite(void)
 	tcase_add_loop_test(tc, test_examples_detect, 0,
 			    sizeof(e2e) / sizeof(e2e[0]));
 	tcase_add_test(tc, test_strict_with_fault);
+	tcase_add_loop_test(tc, test_recover_null, 0, 2);
+	tcase_add_test(tc, test_no_recover_ends_run);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("campaign");
