@@ -57,7 +57,7 @@ LIBS := $(O)/libsim.a $(O)/libfaults.a $(O)/libguestdrv.a $(O)/libhostdev.a \
 CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
 
-.PHONY: all run check test-deps asan tsan check-deps clean
+.PHONY: all run check test-deps asan tsan check-deps clean coverage
 all: vqsim
 
 # The default build is also ./vqsim; sanitizer builds stay under build/.
@@ -116,6 +116,11 @@ tsan:
 		SAN=-fsanitize=thread TIMEOUT_X=20 \
 		TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 
+# gcc --coverage over the suite and a campaign; HTML in build/coverage,
+# fails below COV_LINES / COV_BRANCHES (see scripts/coverage).
+coverage:
+	@scripts/coverage
+
 # The include rules, checked by reading the sources as well.
 check-deps:
 	@scripts/check-deps
@@ -124,3 +129,57 @@ clean:
 	rm -rf build vqsim
 
 -include $(shell find build -name '*.d' 2>/dev/null)
+
+# ---- fuzzing (issue 6) ----
+# libFuzzer targets, one per surface the other side controls (tests/fuzz/,
+# see README.md).  The libraries are built once more under build/fuzz by
+# clang with ASan, UBSan and libFuzzer's coverage hooks, each folder with
+# its own -I set as always; each target links them with libFuzzer's main.
+# `make fuzz FUZZ_TIME=60` fuzzes every target for that many seconds, one
+# after the other (FUZZ_TARGETS=host picks some); `make fuzz-regress`
+# replays the seeds and every crash kept under tests/fuzz-regress once.
+FUZZ_TARGETS	:= blk cli decode guest host net spec
+FUZZ_SRC	:= $(patsubst %,tests/fuzz/fuzz_%.c,$(FUZZ_TARGETS))
+FUZZ_O		:= build/fuzz
+FUZZ_TIME	?= 30
+FUZZ_SAN	:= -fsanitize=fuzzer-no-link,address,undefined \
+		   -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_LIBS	:= $(patsubst %,$(FUZZ_O)/lib%.a,sim faults guestdrv hostdev ring)
+# The largest input worth trying: a queue of 256 plus some buffer bytes,
+# a dump (12 KiB and its size byte), a command line, a spec.
+FUZZ_MAXLEN_blk		:= 16384
+FUZZ_MAXLEN_cli		:= 1024
+FUZZ_MAXLEN_decode	:= 16384
+FUZZ_MAXLEN_guest	:= 16384
+FUZZ_MAXLEN_host	:= 16384
+FUZZ_MAXLEN_net		:= 16384
+FUZZ_MAXLEN_spec	:= 256
+
+.PHONY: fuzz fuzz-regress fuzz-build fuzz-bins
+fuzz-build:
+	@scripts/install-deps sanitize
+	@$(MAKE) --no-print-directory O=$(FUZZ_O) CC=clang OPT=-O1 \
+		SAN="$(FUZZ_SAN)" fuzz-bins
+
+fuzz-bins: $(patsubst tests/fuzz/%.c,$(FUZZ_O)/%,$(FUZZ_SRC))
+	@:
+
+# More specific than $(O)/%.o, so it wins there: the targets also see
+# tests/fuzz/fuzz.h, and need no libcheck.  Kept, not intermediate.
+.PRECIOUS: $(FUZZ_O)/tests/fuzz/%.o
+$(FUZZ_O)/tests/fuzz/%.o: tests/fuzz/%.c
+	$(call say,CC,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(INC_tests) -Itests/fuzz -c $< -o $@
+
+$(FUZZ_O)/fuzz_%: $(FUZZ_O)/tests/fuzz/fuzz_%.o $(FUZZ_LIBS)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+fuzz: fuzz-build
+	@FUZZ_O=$(FUZZ_O) FUZZ_TIME=$(FUZZ_TIME) tests/fuzz/run fuzz \
+		$(foreach t,$(FUZZ_TARGETS),$(t):$(FUZZ_MAXLEN_$(t)))
+
+fuzz-regress: fuzz-build
+	@FUZZ_O=$(FUZZ_O) tests/fuzz/run regress \
+		$(foreach t,$(FUZZ_TARGETS),$(t):$(FUZZ_MAXLEN_$(t)))
