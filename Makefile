@@ -57,7 +57,7 @@ LIBS := $(O)/libsim.a $(O)/libfaults.a $(O)/libguestdrv.a $(O)/libhostdev.a \
 CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
 
-.PHONY: all run check test-deps asan tsan check-deps clean coverage
+.PHONY: all run check test-deps asan tsan check-deps clean coverage lint
 all: vqsim
 
 # The default build is also ./vqsim; sanitizer builds stay under build/.
@@ -120,6 +120,11 @@ tsan:
 # fails below COV_LINES / COV_BRANCHES (see scripts/coverage).
 coverage:
 	@scripts/coverage
+
+# cppcheck and clang-tidy, no findings (the checks are justified in the
+# script).
+lint:
+	@scripts/lint
 
 # The include rules, checked by reading the sources as well.
 check-deps:

@@ -17,13 +17,11 @@ static const char *const queues[] = {
 	"blk", "net.rx", "net.tx", "null", "peer.rx", "peer.tx",
 };
 
+/* In the order of enum flt_field from FLT_DESC_PFN on. */
 static const char *const desc_fields[] = {
-	[FLT_DESC_PFN - FLT_DESC_PFN] = "pfn",
-	[FLT_DESC_LEN - FLT_DESC_PFN] = "len",
-	[FLT_DESC_OFFSET - FLT_DESC_PFN] = "offset",
-	[FLT_DESC_FLAGS - FLT_DESC_PFN] = "flags",
-	[FLT_DESC_NEXT - FLT_DESC_PFN] = "next",
+	"pfn", "len", "offset", "flags", "next",
 };
+_Static_assert(FLT_DESC_NEXT - FLT_DESC_PFN == 4, "desc_fields order");
 
 struct parser {
 	const char *p;
@@ -74,7 +72,7 @@ static int eat(struct parser *ps, const char *s)
 {
 	size_t n = strlen(s);
 
-	if (strncmp(ps->p, s, n))
+	if (strncmp(ps->p, s, n) != 0)
 		return 0;
 	ps->p += n;
 	return 1;
@@ -135,7 +133,7 @@ static int last_ref(struct parser *ps, uint32_t *n)
 static int index_op(struct parser *ps, struct flt_operand *o)
 {
 	char tok[32];
-	uint64_t v;
+	uint64_t v = 0;
 	int ret;
 
 	if (!eat(ps, "["))
@@ -167,7 +165,7 @@ static int index_op(struct parser *ps, struct flt_operand *o)
 /* avail.ring[I] or used.ring[I].id as a value: I a number or last-N. */
 static int slot_value(struct parser *ps, struct flt_operand *o, int used)
 {
-	struct flt_operand i;
+	struct flt_operand i = { 0 };
 	char tok[32];
 	int ret = index_op(ps, &i);
 
@@ -265,7 +263,7 @@ int flt_parse(const char *text, struct flt_spec *spec, char *err,
 	const char *colon = strchr(text, ':');
 	const char *stop = strpbrk(text, "=+^@[");
 	char tok[32];
-	uint64_t v;
+	uint64_t v = 0;
 	unsigned int i;
 	int ret;
 

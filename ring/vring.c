@@ -18,7 +18,7 @@ void vring_init(struct vring *vr, void *pages, uint32_t num)
 	vr->num = num;
 	vr->desc = (struct vring_desc *)p;
 	vr->avail = (struct vring_avail *)(p + VRING_PAGE_SIZE);
-	vr->used = (struct vring_used *)(p + 2 * VRING_PAGE_SIZE);
+	vr->used = (struct vring_used *)(p + (size_t)2 * VRING_PAGE_SIZE);
 }
 
 void vring_reset(const struct vring *vr, uint32_t start_idx)
@@ -37,9 +37,9 @@ int vring_mem_map(struct vring_mem *m, uint64_t size)
 
 	if (size == 0 || size % VRING_PAGE_SIZE ||
 	    size > (uint64_t)UINT32_MAX * VRING_PAGE_SIZE ||
-	    size > SIZE_MAX - 2 * VRING_PAGE_SIZE)
+	    size > SIZE_MAX - (size_t)2 * VRING_PAGE_SIZE)
 		return -EINVAL;
-	len = (size_t)size + 2 * VRING_PAGE_SIZE;
+	len = (size_t)size + (size_t)2 * VRING_PAGE_SIZE;
 
 	/* Reserve RAM plus both guards as inaccessible, then put the shared
 	 * RAM over the middle: the guards stay PROT_NONE. */

@@ -36,7 +36,7 @@
 #define VRING_MAX_SIZE		256u
 #define VRING_MIN_SIZE		2u
 #define VRING_PAGES		3u
-#define VRING_BYTES		(VRING_PAGES * VRING_PAGE_SIZE)
+#define VRING_BYTES		12288u	/* VRING_PAGES pages */
 
 /* This descriptor starts a chain the driver has made available. */
 #define VRING_DESC_F_HEAD	1u
@@ -85,6 +85,7 @@ struct vring_used {
 	uint8_t pad2[VRING_PAGE_SIZE - 3140];
 };
 
+_Static_assert(VRING_BYTES == VRING_PAGES * VRING_PAGE_SIZE, "three pages");
 _Static_assert(sizeof(struct vring_desc) == 16, "descriptor is 16 bytes");
 _Static_assert(offsetof(struct vring_desc, pfn) == 0, "desc.pfn at 0");
 _Static_assert(offsetof(struct vring_desc, len) == 4, "desc.len at 4");

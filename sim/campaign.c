@@ -389,7 +389,7 @@ static void report_json(FILE *f, const struct campaign *cp, uint64_t runs,
 int sim_campaign(const struct sim_config *base, FILE *out, FILE *progress)
 {
 	struct campaign *cp = calloc(1, sizeof(*cp));
-	struct child kids[2];
+	struct child kids[2] = { 0 };
 	unsigned int nkids = 0, width, k;
 	uint64_t lo, hi, next, done = 0;
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);

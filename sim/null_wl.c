@@ -113,7 +113,7 @@ static uint64_t pattern_key(const struct null_wl *w, uint64_t seq,
 			    uint32_t buf, uint64_t kind)
 {
 	uint64_t s = w->seed ^ (seq * 0xd6e8feb86659fd93ull) ^
-		     ((uint64_t)buf << 48) ^ kind;
+		     ((uint64_t)(buf & 0xffffu) << 48) ^ kind;
 
 	return rng_next(&s);
 }
@@ -193,7 +193,7 @@ static bool echo_ok(const struct null_wl *w, const struct null_req *r,
 
 			if (chunk > dst_len - done)
 				chunk = dst_len - done;
-			if (memcmp(dst + done, s + src_off, chunk))
+			if (memcmp(dst + done, s + src_off, chunk) != 0)
 				return false;
 			done += chunk;
 			src_off += chunk;
@@ -205,7 +205,7 @@ static bool echo_ok(const struct null_wl *w, const struct null_req *r,
 		if (done < dst_len) {
 			pattern_fill(poison, dst_len, pattern_key(w, r->seq, k,
 								  KIND_POISON));
-			if (memcmp(dst + done, poison + done, dst_len - done))
+			if (memcmp(dst + done, poison + done, dst_len - done) != 0)
 				return false;
 		}
 	}

@@ -3,6 +3,7 @@
  * The run's summary, for a person and as JSON (DESIGN.md section 6).
  */
 #include <inttypes.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "sim.h"
@@ -12,16 +13,18 @@ static double per(uint64_t a, uint64_t b)
 	return b ? (double)a / (double)b : 0.0;
 }
 
-static void print_values(FILE *f, const struct vring_detection *det,
-			 const char *fmt_sep, const char *fmt_val)
+/* The values a check saw: "a 1, b 2" for people, "\"a\": 1, ..." in JSON. */
+static void print_values(FILE *f, const struct vring_detection *det, bool json)
 {
 	unsigned int i;
 
 	for (i = 0; i < det->nvalues; i++) {
-		if (i)
-			fputs(fmt_sep, f);
-		fprintf(f, fmt_val, det->values[i].name,
-			det->values[i].value);
+		if (json)
+			fprintf(f, "%s\"%s\": %" PRIu64, i ? ", " : "",
+				det->values[i].name, det->values[i].value);
+		else
+			fprintf(f, "%s%s %" PRIu64, i ? ", " : "",
+				det->values[i].name, det->values[i].value);
 	}
 }
 
@@ -71,7 +74,7 @@ void sim_print_summary(FILE *f, const struct sim_result *res)
 		if (d->has_seq)
 			fprintf(f, " at event %" PRIu64, d->seq);
 		fputs(" (", f);
-		print_values(f, &d->det, ", ", "%s %" PRIu64);
+		print_values(f, &d->det, false);
 		fputs(")\n", f);
 	}
 	if (res->resets)
@@ -132,7 +135,7 @@ void sim_print_json(FILE *f, const struct sim_result *res)
 			fprintf(f, "\"seq\": %" PRIu64 ", ", d->seq);
 		fprintf(f, "\"recovered\": %s, \"values\": {",
 			d->recovered ? "true" : "false");
-		print_values(f, &d->det, ", ", "\"%s\": %" PRIu64);
+		print_values(f, &d->det, true);
 		fputs("}}", f);
 	}
 	fprintf(f, "], \"resets\": %" PRIu64 ", \"elapsed_s\": %.6f}\n",

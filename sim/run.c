@@ -119,7 +119,7 @@ static uint32_t on_publish(struct sim_queue *q, enum sim_side side,
 	for (i = 0; i < cfg->nfaults; i++) {
 		const struct flt_spec *f = &cfg->faults[i];
 
-		if (f->moment != moment || strcmp(f->queue, q->name))
+		if (f->moment != moment || strcmp(f->queue, q->name) != 0)
 			continue;
 		if (f->n == n && flt_apply(f, &q->vr, &idx)) {
 			run->fault_applied[i] = true;

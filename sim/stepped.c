@@ -42,9 +42,9 @@ enum act { ACT_GUEST, ACT_HOST, ACT_KICK, ACT_IRQ, ACT_ASYNC };
 
 struct action {
 	enum act act;
+	unsigned int i;			/* ACT_ASYNC: which of dev's actions */
 	struct sim_queue *q;		/* ACT_HOST, ACT_KICK, ACT_IRQ */
 	struct sim_device *dev;		/* ACT_ASYNC */
-	unsigned int i;			/* ACT_ASYNC: which of dev's actions */
 };
 
 /* Room for every action that can be ready at once, with a device's own
@@ -77,11 +77,17 @@ int sim_run_stepped(const struct sim_config *cfg, struct sim_result *res)
 			struct sim_queue *q = &run->queues[k];
 
 			if (q->host_active)
-				acts[n++] = (struct action){ ACT_HOST, q };
+				acts[n++] = (struct action){
+					.act = ACT_HOST, .q = q,
+				};
 			else if (q->kick_pending)
-				acts[n++] = (struct action){ ACT_KICK, q };
+				acts[n++] = (struct action){
+					.act = ACT_KICK, .q = q,
+				};
 			if (guest_asleep && q->irq_pending)
-				acts[n++] = (struct action){ ACT_IRQ, q };
+				acts[n++] = (struct action){
+					.act = ACT_IRQ, .q = q,
+				};
 		}
 		for (k = 0; k < run->ndevices; k++) {
 			struct sim_device *dev = run->devices[k];
@@ -90,8 +96,9 @@ int sim_run_stepped(const struct sim_config *cfg, struct sim_result *res)
 			ready = dev->ops->async_ready ?
 				dev->ops->async_ready(dev) : 0;
 			for (i = 0; i < ready && i < MAX_ASYNC; i++)
-				acts[n++] = (struct action){ ACT_ASYNC, .dev = dev,
-							     .i = i };
+				acts[n++] = (struct action){
+					.act = ACT_ASYNC, .dev = dev, .i = i,
+				};
 		}
 		if (!n) {
 			run->stalled = true;

@@ -42,7 +42,7 @@ START_TEST(test_cli_defaults_and_values)
 	struct sim_config cfg;
 	char err[256];
 
-	ck_assert_int_eq(parse(&cfg, err, sizeof(err), NULL), 0);
+	ck_assert_int_eq(parse(&cfg, err, sizeof(err), (char *)NULL), 0);
 	ck_assert_uint_eq(cfg.devices, SIM_DEV_BLK | SIM_DEV_NET);
 	ck_assert_uint_eq(cfg.queue_size, 256);
 	ck_assert_uint_eq(cfg.chain_out, 1);
@@ -54,7 +54,7 @@ START_TEST(test_cli_defaults_and_values)
 			       "--requests", "123", "--queue-size", "16",
 			       "--chain", "3:2", "--seed", "0xdeadbeef",
 			       "--start-index", "4294967040", "--batch", "7",
-			       "--guest-mem", "4", "--json", NULL), 0);
+			       "--guest-mem", "4", "--json", (char *)NULL), 0);
 	ck_assert_uint_eq(cfg.devices, SIM_DEV_NULL);
 	ck_assert_uint_eq(cfg.requests, 123);
 	ck_assert_uint_eq(cfg.queue_size, 16);
@@ -66,10 +66,10 @@ START_TEST(test_cli_defaults_and_values)
 	ck_assert_uint_eq(cfg.guest_mem, 4u << 20);
 	ck_assert(cfg.json);
 
-	ck_assert_int_eq(parse(&cfg, err, sizeof(err), "--chain", "0:1", NULL),
+	ck_assert_int_eq(parse(&cfg, err, sizeof(err), "--chain", "0:1", (char *)NULL),
 			 0);
 	ck_assert_uint_eq(cfg.chain_out, 0);
-	ck_assert_int_eq(parse(&cfg, err, sizeof(err), "--help", NULL), 1);
+	ck_assert_int_eq(parse(&cfg, err, sizeof(err), "--help", (char *)NULL), 1);
 }
 END_TEST
 
@@ -106,7 +106,7 @@ START_TEST(test_cli_rejects)
 	char err[256];
 
 	ck_assert_int_eq(parse(&cfg, err, sizeof(err), bad_args[_i].opt,
-			       bad_args[_i].val, NULL), 2);
+			       bad_args[_i].val, (char *)NULL), 2);
 	ck_assert_msg(strstr(err, bad_args[_i].must_mention),
 		      "'%s' does not mention '%s'", err,
 		      bad_args[_i].must_mention);
@@ -119,7 +119,7 @@ START_TEST(test_cli_missing_value)
 	struct sim_config cfg;
 	char err[256];
 
-	ck_assert_int_eq(parse(&cfg, err, sizeof(err), "--requests", NULL), 2);
+	ck_assert_int_eq(parse(&cfg, err, sizeof(err), "--requests", (char *)NULL), 2);
 	ck_assert_ptr_nonnull(strstr(err, "--requests"));
 }
 END_TEST
@@ -131,10 +131,10 @@ START_TEST(test_cli_chain_must_fit_queue)
 	char err[256];
 
 	ck_assert_int_eq(parse(&cfg, err, sizeof(err), "--chain", "3:2",
-			       "--queue-size", "4", NULL), 2);
+			       "--queue-size", "4", (char *)NULL), 2);
 	ck_assert_ptr_nonnull(strstr(err, "do not fit"));
 	ck_assert_int_eq(parse(&cfg, err, sizeof(err), "--queue-size", "4",
-			       "--chain", "2:2", NULL), 0);
+			       "--chain", "2:2", (char *)NULL), 0);
 }
 END_TEST
 
