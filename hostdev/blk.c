@@ -21,40 +21,6 @@
  * multiple of any O_DIRECT alignment. */
 #define BOUNCE_LEN	(64u << 10)
 
-/*
- * Guest memory is copied with untorn loads and stores, like the ring: a
- * hostile driver can make us read or write a buffer it is rewriting (a
- * head made available again after it completed, say), and that must be
- * the driver's garbage, not a data race in the simulator.  Whole aligned
- * words where the guest's address allows.
- */
-static void copy_from_guest(uint8_t *dst, const uint8_t *src, size_t n)
-{
-	for (; n && ((uintptr_t)src & 7); n--)
-		*dst++ = READ_ONCE(*src++);
-	for (; n >= 8; n -= 8, src += 8, dst += 8) {
-		uint64_t v = READ_ONCE(*(const uint64_t *)(const void *)src);
-
-		memcpy(dst, &v, 8);
-	}
-	for (; n; n--)
-		*dst++ = READ_ONCE(*src++);
-}
-
-static void copy_to_guest(uint8_t *dst, const uint8_t *src, size_t n)
-{
-	for (; n && ((uintptr_t)dst & 7); n--)
-		WRITE_ONCE(*dst++, *src++);
-	for (; n >= 8; n -= 8, src += 8, dst += 8) {
-		uint64_t v;
-
-		memcpy(&v, src, 8);
-		WRITE_ONCE(*(uint64_t *)(void *)dst, v);
-	}
-	for (; n; n--)
-		WRITE_ONCE(*dst++, *src++);
-}
-
 /* The request's data buffers: everything between header and status. */
 static void take_data(struct hblk_req *r, const struct hvq_chain *c)
 {
@@ -93,7 +59,7 @@ int blk_dev_pop(struct hvq *vq, struct hblk_req *r)
 				  "status_writable", c.in_num != 0);
 
 	/* One copy of the header: the driver may rewrite it meanwhile. */
-	copy_from_guest((uint8_t *)&hdr, c.iov[0].iov_base, HDR_LEN);
+	vring_copy_from_guest((uint8_t *)&hdr, c.iov[0].iov_base, HDR_LEN);
 	type = vring_le32(hdr.type);
 	r->head = c.head;
 	r->barrier = type & VRING_BLK_T_BARRIER;
@@ -137,9 +103,9 @@ static size_t cursor_copy(struct cursor *c, uint8_t *bounce, size_t n,
 		if (k > n - done)
 			k = n - done;
 		if (to_guest)
-			copy_to_guest(g, bounce + done, k);
+			vring_copy_to_guest(g, bounce + done, k);
 		else
-			copy_from_guest(bounce + done, g, k);
+			vring_copy_from_guest(bounce + done, g, k);
 		done += k;
 		c->off += k;
 		if (c->off == c->v->iov_len) {

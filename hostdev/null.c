@@ -8,22 +8,31 @@
 
 #include "hostdev.h"
 
-/* Copy the out part of c into its in part; returns the bytes copied. */
+/*
+ * Copy the out part of c into its in part; returns the bytes copied.
+ * Through a local chunk with untorn copies (vring_copy_*_guest): a hostile
+ * driver may overlap the buffers or rewrite them while we copy, which must
+ * give it garbage, not give us undefined behaviour.
+ */
 static uint32_t echo_chain(const struct hvq_chain *c)
 {
 	const struct iovec *src = c->iov, *src_end = c->iov + c->out_num;
 	const struct iovec *dst = src_end, *dst_end = dst + c->in_num;
 	size_t src_off = 0, dst_off = 0;
 	uint64_t copied = 0;
+	uint8_t chunk[256];
 
 	while (src != src_end && dst != dst_end) {
 		size_t n = src->iov_len - src_off;
 
 		if (n > dst->iov_len - dst_off)
 			n = dst->iov_len - dst_off;
-		/* memmove: a hostile driver may make the buffers overlap. */
-		memmove((uint8_t *)dst->iov_base + dst_off,
-		       (const uint8_t *)src->iov_base + src_off, n);
+		if (n > sizeof(chunk))
+			n = sizeof(chunk);
+		vring_copy_from_guest(chunk, (const uint8_t *)src->iov_base +
+				      src_off, n);
+		vring_copy_to_guest((uint8_t *)dst->iov_base + dst_off, chunk,
+				    n);
 		copied += n;
 		src_off += n;
 		dst_off += n;

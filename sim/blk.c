@@ -292,38 +292,7 @@ static bool sector_ok(const struct blk_dev *d, const uint8_t *p,
 	return !memcmp(p, want, SECTOR);
 }
 
-/*
- * The guest's side of its buffers, untorn like the device's: a device
- * that (wrongly) reaches a buffer the guest has reused races with it, and
- * that is the device's garbage, not a data race in the simulator.
- */
-static void copy_to_guest(uint8_t *dst, const uint8_t *src, size_t n)
-{
-	for (; n && ((uintptr_t)dst & 7); n--)
-		WRITE_ONCE(*dst++, *src++);
-	for (; n >= 8; n -= 8, src += 8, dst += 8) {
-		uint64_t v;
-
-		memcpy(&v, src, 8);
-		WRITE_ONCE(*(uint64_t *)(void *)dst, v);
-	}
-	for (; n; n--)
-		WRITE_ONCE(*dst++, *src++);
-}
-
-static void copy_from_guest(uint8_t *dst, const uint8_t *src, size_t n)
-{
-	for (; n && ((uintptr_t)src & 7); n--)
-		*dst++ = READ_ONCE(*src++);
-	for (; n >= 8; n -= 8, src += 8, dst += 8) {
-		uint64_t v = READ_ONCE(*(const uint64_t *)(const void *)src);
-
-		memcpy(dst, &v, 8);
-	}
-	for (; n; n--)
-		*dst++ = READ_ONCE(*src++);
-}
-
+/* The guest's side of its buffers is untorn too (vring_copy_*_guest). */
 static void guest_fill(uint8_t *dst, uint8_t byte, size_t n)
 {
 	uint8_t buf[SECTOR];
@@ -332,7 +301,7 @@ static void guest_fill(uint8_t *dst, uint8_t byte, size_t n)
 	memset(buf, byte, sizeof(buf));
 	for (; n; n -= k, dst += k) {
 		k = n < sizeof(buf) ? n : sizeof(buf);
-		copy_to_guest(dst, buf, k);
+		vring_copy_to_guest(dst, buf, k);
 	}
 }
 
@@ -538,7 +507,7 @@ static void post(struct blk_dev *d)
 		s->gen = ++d->gen;
 		for (j = 0; j < s->nsec; j++) {
 			sector_fill(d, buf, s->sector + j, s->gen);
-			copy_to_guest(slot_sector(d, s, j), buf, SECTOR);
+			vring_copy_to_guest(slot_sector(d, s, j), buf, SECTOR);
 			d->pending[s->sector + j] = s->gen;
 		}
 		break;
@@ -576,7 +545,7 @@ static bool untouched(const struct blk_dev *d, const struct blk_slot *s)
 		for (off = 0; off < s->sg[k].len; off += n) {
 			n = s->sg[k].len - off < SECTOR ?
 			    s->sg[k].len - off : SECTOR;
-			copy_from_guest(buf, p + off, n);
+			vring_copy_from_guest(buf, p + off, n);
 			for (i = 0; i < n; i++)
 				if (buf[i] != POISON_IN)
 					return false;
@@ -598,7 +567,7 @@ static void finish(struct blk_dev *d, struct blk_slot *s, uint32_t len)
 	case K_READ:
 		d->reads++;
 		for (j = 0; j < s->nsec; j++) {
-			copy_from_guest(buf, slot_sector(d, s, j), SECTOR);
+			vring_copy_from_guest(buf, slot_sector(d, s, j), SECTOR);
 			ok &= sector_ok(d, buf, s->sector + j);
 			d->readers[s->sector + j]--;
 		}

@@ -140,11 +140,17 @@ static void pattern_fill(uint8_t *p, size_t len, uint64_t key)
 static void fill(const struct null_wl *w, struct null_req *r)
 {
 	uint32_t n = w->out_num + w->in_num, k;
+	uint8_t buf[NULL_MAX_BUF];
 
-	for (k = 0; w->touches_data && k < n; k++)
-		pattern_fill(guest_ptr(w, &r->sg[k]), r->sg[k].len,
+	/* Untorn stores (vring_copy_to_guest): a device wrongly holding on
+	 * to one of these buffers must not make this a data race. */
+	for (k = 0; w->touches_data && k < n; k++) {
+		pattern_fill(buf, r->sg[k].len,
 			     pattern_key(w, r->seq, k, k < w->out_num ?
 					 KIND_DATA : KIND_POISON));
+		vring_copy_to_guest(guest_ptr(w, &r->sg[k]), buf,
+				    r->sg[k].len);
+	}
 }
 
 static void prepare(struct null_wl *w, struct null_req *r)
@@ -177,23 +183,25 @@ static bool echo_ok(const struct null_wl *w, const struct null_req *r,
 {
 	uint32_t expect = r->out_len < r->in_len ? r->out_len : r->in_len;
 	uint32_t src = 0, src_off = 0, k;
-	uint8_t poison[NULL_MAX_BUF];
+	uint8_t poison[NULL_MAX_BUF], dst[NULL_MAX_BUF], s[NULL_MAX_BUF];
 
 	if (len != expect)
 		return false;
 	if (!w->touches_data)
 		return true;
+	/* Read through untorn copies, as fill() writes. */
 	for (k = w->out_num; k < w->out_num + w->in_num; k++) {
-		const uint8_t *dst = guest_ptr(w, &r->sg[k]);
 		uint32_t dst_len = r->sg[k].len, done = 0;
 
+		vring_copy_from_guest(dst, guest_ptr(w, &r->sg[k]), dst_len);
 		while (done < dst_len && src < w->out_num) {
-			const uint8_t *s = guest_ptr(w, &r->sg[src]);
 			uint32_t chunk = r->sg[src].len - src_off;
 
 			if (chunk > dst_len - done)
 				chunk = dst_len - done;
-			if (memcmp(dst + done, s + src_off, chunk) != 0)
+			vring_copy_from_guest(s, (const uint8_t *)guest_ptr(w,
+					      &r->sg[src]) + src_off, chunk);
+			if (memcmp(dst + done, s, chunk) != 0)
 				return false;
 			done += chunk;
 			src_off += chunk;
