@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,6 +100,7 @@ struct blk_dev {
 	struct blk_slot next;		/* drawn, not yet posted */
 	uint32_t nslots;
 	struct blk_slot *slots, *free_slots;
+	struct blk_slot *resubmit;	/* taken back by a reset: post again */
 	/* Per sector: the generation of the last acknowledged write (0: the
 	 * zeroes of setup), of a write in flight (0: none), reads in flight. */
 	uint64_t *acked, *pending;
@@ -529,6 +531,33 @@ static void post(struct blk_dev *d)
 	d->added_since_kick++;
 }
 
+/*
+ * --recover: post again a request the reset took back, as it was.  The
+ * shadow still counts it in flight; a read's buffers are poisoned again,
+ * since the device may have filled them before the reset, and a write's
+ * data is still what the device may only read.
+ */
+static void repost(struct blk_dev *d)
+{
+	struct blk_slot *s = d->resubmit;
+	unsigned int k;
+	int ret;
+
+	d->resubmit = s->next_free;
+	if (s->type != VRING_BLK_T_OUT &&
+	    s->type != (VRING_BLK_T_OUT | VRING_BLK_T_BARRIER))
+		for (k = 0; k < s->ndata; k++)
+			guest_fill(guest_ptr(d, s->sg[k].addr, s->sg[k].len),
+				   POISON_IN, s->sg[k].len);
+	WRITE_ONCE(*s->status, STATUS_UNSET);
+	ret = gvq_blk_add(d->vq, s->hdr, s->hdr_gpa, s->type, s->sector,
+			  s->sg, s->ndata, s->status_gpa, s);
+	/* It fitted before the reset, in a ring that held more. */
+	assert(ret == 0);
+	(void)ret;
+	d->added_since_kick++;
+}
+
 /* Are the writable buffers of a request that failed as it should still
  * as we poisoned them? */
 static bool untouched(const struct blk_dev *d, const struct blk_slot *s)
@@ -629,7 +658,11 @@ static enum wl_step blk_guest_step(struct sim_device *dev)
 	}
 	if (gvq_error(d->vq))
 		return WL_DONE;
-	can_add = d->issued < d->requests && d->free_slots && next_ready(d);
+	if (d->resubmit)
+		can_add = gvq_num_free(d->vq) >= d->resubmit->ndata + 2;
+	else
+		can_add = d->issued < d->requests && d->free_slots &&
+			  next_ready(d);
 	if (d->added_since_kick >= d->batch ||
 	    (d->added_since_kick && !can_add)) {
 		gvq_kick(d->vq);
@@ -637,7 +670,10 @@ static enum wl_step blk_guest_step(struct sim_device *dev)
 		return WL_PROGRESS;
 	}
 	if (can_add) {
-		post(d);
+		if (d->resubmit)
+			repost(d);
+		else
+			post(d);
 		return WL_PROGRESS;
 	}
 	if (d->completed == d->requests)
@@ -875,6 +911,83 @@ static void *worker(void *arg)
 	}
 }
 
+/* --recover, guest side: every request still posted is taken back, to
+ * be posted again once the ring has been set up afresh. */
+static void blk_guest_reset(struct sim_device *dev, struct sim_queue *q)
+{
+	struct blk_dev *d = (struct blk_dev *)dev;
+	struct blk_slot *s;
+
+	while ((s = gvq_detach_unused(q->gvq))) {
+		s->next_free = d->resubmit;
+		d->resubmit = s;
+	}
+	d->added_since_kick = 0;
+	d->rearm = false;
+}
+
+/* Give back, without completing it, every request of the device's. */
+static void forget(struct blk_dev *d, struct blk_io *io)
+{
+	io->next = d->free_ios;
+	d->free_ios = io;
+	d->host_in_flight--;
+}
+
+/*
+ * --recover, host side: let go of every request popped.  Those not
+ * started are dropped; those a worker is running are waited for (their
+ * I/O touches guest buffers and the disk) and dropped too.  The guest
+ * posts them all again, and a write done twice writes the same data.
+ */
+static void blk_host_reset(struct sim_device *dev, struct sim_queue *q)
+{
+	struct blk_dev *d = (struct blk_dev *)dev;
+	struct blk_io *io, *next;
+
+	(void)q;
+	d->ndisp = 0;
+	d->barrier = NULL;
+	d->barrier_running = false;
+	while (d->host_in_flight) {
+		pthread_mutex_lock(&d->lock);
+		io = d->work;
+		d->work = NULL;
+		d->work_tail = &d->work;
+		for (; io; io = next) {
+			next = io->next;
+			forget(d, io);
+		}
+		io = d->done;
+		d->done = NULL;
+		d->done_tail = &d->done;
+		pthread_mutex_unlock(&d->lock);
+		for (; io; io = next) {
+			next = io->next;
+			forget(d, io);
+		}
+		if (d->stepped) {
+			/* Dispatched and never executed: nothing runs. */
+			d->host_in_flight = 0;
+			break;
+		}
+		if (d->host_in_flight) {
+			/* A worker is still at it: wait for its eventfd. */
+			struct pollfd p = { .fd = d->dev.async_fd,
+					    .events = POLLIN };
+			uint64_t count;
+
+			if (poll(&p, 1, -1) < 0 && errno != EINTR)
+				abort();
+			if (read(d->dev.async_fd, &count, sizeof(count)) < 0 &&
+			    errno != EAGAIN)
+				abort();
+		}
+	}
+	/* What was counted for the old ring starts over with the new. */
+	d->popped = 0;
+}
+
 static void blk_async_drain(struct sim_device *dev)
 {
 	struct blk_dev *d = (struct blk_dev *)dev;
@@ -1079,6 +1192,8 @@ fail:
 static const struct sim_device_ops blk_ops = {
 	.guest_step = blk_guest_step,
 	.host_step = blk_host_step,
+	.guest_reset = blk_guest_reset,
+	.host_reset = blk_host_reset,
 	.async_ready = blk_async_ready,
 	.async_step = blk_async_step,
 	.start = blk_start,

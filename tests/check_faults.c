@@ -457,6 +457,47 @@ START_TEST(test_recover_null)
 }
 END_TEST
 
+/*
+ * The issue's own example: blk, a driver whose avail idx leaps at kick
+ * 100, and --recover.  Requests in flight at the reset (some in a worker's
+ * hands) are posted again; every one completes, every read and the whole
+ * disk verify.  Plus a device-side fault and a malformed request later.
+ */
+START_TEST(test_recover_blk)
+{
+	static const char *const specs[] = {
+		"blk:avail.idx+=1000@kick:100",
+		"blk:used.ring[last].id=300@irq:400",
+		"blk:desc[head].len+=1@kick:500",
+	};
+	struct sim_config cfg;
+	struct sim_result res;
+	char err[256];
+	unsigned int i;
+
+	sim_config_default(&cfg);
+	cfg.devices = SIM_DEV_BLK;
+	cfg.requests = 20000;
+	cfg.disk_size = 4u << 20;
+	cfg.seed = 11;
+	cfg.stepped = _i;
+	cfg.recover = true;
+	cfg.nfaults = 3;
+	for (i = 0; i < 3; i++)
+		ck_assert_int_eq(flt_parse(specs[i], &cfg.faults[i], err,
+					   sizeof(err)), 0);
+	ck_assert_int_eq(sim_run(&cfg, &res), 0);
+	ck_assert_msg(res.ok, "not ok");
+	ck_assert_uint_eq(res.resets, 3);
+	ck_assert_uint_eq(res.ndetections, 3);
+	for (i = 0; i < 3; i++)
+		ck_assert(res.detections[i].recovered);
+	ck_assert_uint_eq(res.devs[0].completed, cfg.requests);
+	ck_assert_uint_eq(res.devs[0].mismatches, 0);
+	ck_assert(res.devs[0].verified);
+}
+END_TEST
+
 /* Without --recover the same first fault ends the run, not ok. */
 START_TEST(test_no_recover_ends_run)
 {
@@ -542,6 +583,7 @@ Suite *faults_suite(void)
 	tcase_add_test(tc, test_strict_with_fault);
 	tcase_add_loop_test(tc, test_recover_null, 0, 2);
 	tcase_add_test(tc, test_no_recover_ends_run);
+	tcase_add_loop_test(tc, test_recover_blk, 0, 2);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("campaign");
