@@ -944,8 +944,15 @@ static void blk_host_reset(struct sim_device *dev, struct sim_queue *q)
 {
 	struct blk_dev *d = (struct blk_dev *)dev;
 	struct blk_io *io, *next;
+	unsigned int k;
 
 	(void)q;
+	/* A barrier held back for the drain is on no list; nor, stepped,
+	 * is a request dispatched and not yet executed. */
+	if (d->barrier && !d->barrier_running)
+		forget(d, d->barrier);
+	for (k = 0; k < d->ndisp; k++)
+		forget(d, &d->ios[d->dispatched[k]]);
 	d->ndisp = 0;
 	d->barrier = NULL;
 	d->barrier_running = false;
@@ -966,11 +973,8 @@ static void blk_host_reset(struct sim_device *dev, struct sim_queue *q)
 			next = io->next;
 			forget(d, io);
 		}
-		if (d->stepped) {
-			/* Dispatched and never executed: nothing runs. */
-			d->host_in_flight = 0;
-			break;
-		}
+		/* Stepped, nothing runs between steps: all was on a list. */
+		assert(!d->stepped || !d->host_in_flight);
 		if (d->host_in_flight) {
 			/* A worker is still at it: wait for its eventfd. */
 			struct pollfd p = { .fd = d->dev.async_fd,
