@@ -286,7 +286,7 @@ static bool frame_ok(struct net_dev *nd, const uint8_t *f, uint32_t len)
 	    get_le32(f + F_CSUM) != frame_csum(f, len))
 		return false;
 	payload_fill(expect, len - F_HDR, payload_key(nd->seed, sender, seq));
-	if (memcmp(f + F_HDR, expect, len - F_HDR))
+	if (memcmp(f + F_HDR, expect, len - F_HDR) != 0)
 		return false;
 	nd->seen[sender] = true;
 	nd->last_seq[sender] = seq;
@@ -933,26 +933,27 @@ int net_device_create(struct run *run, struct sim_device **devp)
 	};
 	struct net_dev *g[NET_MAX_GUESTS] = { NULL, NULL };
 	struct net_wire *w = calloc(1, sizeof(*w));
-	unsigned int k;
+	unsigned int k, nguests;
 	int ret = -ENOMEM;
 
 	*devp = NULL;
 	if (!w)
 		return -ENOMEM;
-	w->nguests = run->cfg->net_peer == SIM_PEER_GUEST ? 2 : 1;
+	nguests = run->cfg->net_peer == SIM_PEER_GUEST ? 2 : 1;
+	w->nguests = nguests;
 	w->stop_fd = -1;
 	for (k = 0; k < NET_MAX_GUESTS; k++)
 		w->port[k].fd = -1;
-	for (k = 0; k < w->nguests; k++) {
+	for (k = 0; k < nguests; k++) {
 		g[k] = calloc(1, sizeof(*g[k]));
 		if (!g[k])
 			goto fail_alloc;
 	}
-	if (run->ndevices + w->nguests > SIM_MAX_QUEUES)
+	if (run->ndevices + nguests > SIM_MAX_QUEUES)
 		goto fail_alloc;
 
 	/* From here each device frees itself, and the last one the wire. */
-	for (k = 0; k < w->nguests; k++) {
+	for (k = 0; k < nguests; k++) {
 		struct net_dev *nd = g[k];
 
 		nd->dev.ops = &net_ops;
@@ -966,11 +967,11 @@ int net_device_create(struct run *run, struct sim_device **devp)
 		w->guests[k] = nd;
 		w->refs++;
 	}
-	for (k = 0; k + 1 < w->nguests; k++)
+	for (k = 0; k + 1 < nguests; k++)
 		run->devices[run->ndevices++] = &g[k]->dev;
-	*devp = &g[w->nguests - 1]->dev;
+	*devp = &g[nguests - 1]->dev;
 
-	for (k = 0; k < w->nguests; k++) {
+	for (k = 0; k < nguests; k++) {
 		ret = guest_setup(run, g[k], names[k][1], names[k][2]);
 		if (ret)
 			break;
