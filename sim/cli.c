@@ -260,6 +260,7 @@ int sim_parse_args(int argc, char **argv, struct sim_config *cfg, FILE *out,
 		   char *err, size_t errlen)
 {
 	bool devices_given = false;
+	unsigned int opt;
 	uint64_t v;
 	int c, ret;
 
@@ -472,9 +473,17 @@ bad_shard:
 			return usage_error(err, errlen, "%s: needs a value",
 					   argv[optind - 1]);
 		default:
+			/* A long option given a value it does not take:
+			 * getopt reports its val in optopt. */
+			for (opt = 0; optopt >= OPT_DEVICE && options[opt].name;
+			     opt++)
+				if (options[opt].val == optopt)
+					return usage_error(err, errlen,
+						"--%s takes no value",
+						options[opt].name);
 			/* optopt names an unknown short option; for a long
 			 * one it is 0 and getopt has moved past it. */
-			if (optopt)
+			if (optopt > ' ' && optopt < 127)
 				return usage_error(err, errlen,
 					"unknown option '-%c' (see --help)",
 					optopt);

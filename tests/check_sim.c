@@ -97,6 +97,8 @@ static const struct {
 	{ "--device", "floppy", "floppy" },
 	{ "--frobnicate", NULL, "--frobnicate" },
 	{ "-x", NULL, "-x" },
+	{ "--strict=x", NULL, "--strict takes no value" },
+	{ "--help=1", NULL, "--help takes no value" },
 	{ "stray", NULL, "stray" },
 };
 
