@@ -149,7 +149,8 @@ FUZZ_O		:= build/fuzz
 FUZZ_TIME	?= 30
 FUZZ_SAN	:= -fsanitize=fuzzer-no-link,address,undefined \
 		   -fno-sanitize-recover=all -fno-omit-frame-pointer
-FUZZ_LIBS	:= $(patsubst %,$(FUZZ_O)/lib%.a,sim faults guestdrv hostdev ring)
+FUZZ_LIBS	:= $(patsubst %,$(FUZZ_O)/lib%.a,\
+			     sim faults guestdrv hostdev ring)
 # The largest input worth trying: a queue of 256 plus some buffer bytes,
 # a dump (12 KiB and its size byte), a command line, a spec.
 FUZZ_MAXLEN_blk		:= 16384
