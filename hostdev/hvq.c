@@ -115,21 +115,12 @@ static void emit(const struct hvq *vq, enum vring_event_type type,
 int hvq_reject(struct hvq *vq, enum hvq_err err, const char *n0, uint64_t v0,
 	       const char *n1, uint64_t v1, const char *n2, uint64_t v2)
 {
-	const char *names[3] = { n0, n1, n2 };
-	uint64_t vals[3] = { v0, v1, v2 };
-	unsigned int i;
-
 	assert(err != HVQ_E_NONE && err < HVQ_E_COUNT);
 	if (vq->err)
 		return -EIO;
 	vq->err = err;
-	vq->det.check = hvq_check_name(err);
-	vq->det.nvalues = 0;
-	for (i = 0; i < 3 && names[i]; i++) {
-		vq->det.values[i].name = names[i];
-		vq->det.values[i].value = vals[i];
-		vq->det.nvalues++;
-	}
+	vring_detection_set(&vq->det, hvq_check_name(err), n0, v0, n1, v1,
+			    n2, v2);
 	if (vq->ops->event) {
 		struct vring_event ev = { .type = VRING_EV_CHECK,
 					  .det = &vq->det };

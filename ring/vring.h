@@ -416,6 +416,29 @@ struct vring_detection {
 	} values[VRING_CHECK_MAX_VALUES];
 };
 
+/*
+ * Fill det for check with up to three named values (names after the
+ * first NULL are ignored): the one way both sides record a detection.
+ */
+static inline void vring_detection_set(struct vring_detection *det,
+				       const char *check,
+				       const char *n0, uint64_t v0,
+				       const char *n1, uint64_t v1,
+				       const char *n2, uint64_t v2)
+{
+	const char *names[3] = { n0, n1, n2 };
+	uint64_t vals[3] = { v0, v1, v2 };
+	unsigned int i;
+
+	det->check = check;
+	det->nvalues = 0;
+	for (i = 0; i < 3 && names[i]; i++) {
+		det->values[i].name = names[i];
+		det->values[i].value = vals[i];
+		det->nvalues++;
+	}
+}
+
 /* ---- what a side tells whoever runs it, for traces and dumps ---- */
 
 enum vring_event_type {
