@@ -38,7 +38,7 @@ SIM_SRC		:= sim/blk.c sim/campaign.c sim/cli.c sim/decode.c sim/net.c sim/null_w
 MAIN_SRC	:= sim/main.c
 TEST_SRC	:= tests/check_blk.c tests/check_debug.c tests/check_decode.c \
 		   tests/check_faults.c tests/check_guestdrv.c \
-		   tests/check_hostdev.c tests/check_net.c \
+		   tests/check_hostdev.c tests/check_net.c tests/check_notify.c \
 		   tests/check_main.c tests/check_ring.c tests/check_sim.c \
 		   tests/harness.c tests/mock_device.c tests/mock_driver.c
 
@@ -57,7 +57,8 @@ LIBS := $(O)/libsim.a $(O)/libfaults.a $(O)/libguestdrv.a $(O)/libhostdev.a \
 CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
 
-.PHONY: all run check test-deps asan tsan check-deps clean coverage lint
+.PHONY: all run check check-modes test-deps asan tsan check-deps clean \
+	coverage lint
 all: vqsim
 
 # The default build is also ./vqsim; sanitizer builds stay under build/.
@@ -101,19 +102,36 @@ check: test-deps check-deps
 	VQSIM_BIN=$(O)/vqsim CK_TIMEOUT_MULTIPLIER=$(or $(TIMEOUT_X),1) \
 		$(O)/check_vqsim
 
+# The whole suite once more in every other --notify and --wait mode (make
+# check runs flags and eventfd): the tests take their runs' modes from
+# these variables.  The no-lost-wake-up proof sets its own modes, so it
+# runs short here; the sanitizer builds run it short too (ten times the
+# cost per run), and make check in full.
+NOTIFY_MODES	:= plain flags event-idx
+WAIT_MODES	:= eventfd poll
+check-modes: test-deps
+	@$(MAKE) --no-print-directory $(O)/check_vqsim $(O)/vqsim
+	@set -e; for n in $(NOTIFY_MODES); do for w in $(WAIT_MODES); do \
+		[ $$n/$$w != flags/eventfd ] || continue; \
+		echo "== --notify $$n --wait $$w"; \
+		VQSIM_TEST_NOTIFY=$$n VQSIM_TEST_WAIT=$$w \
+		VQSIM_TEST_PROOF_SEEDS=2000 VQSIM_BIN=$(O)/vqsim \
+		CK_TIMEOUT_MULTIPLIER=$(or $(TIMEOUT_X),1) $(O)/check_vqsim; \
+	done; done
+
 ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all \
 	      -fno-omit-frame-pointer
 asan:
 	@scripts/install-deps sanitize
 	@$(MAKE) --no-print-directory check O=build/asan CC=clang OPT=-O1 \
-		SAN="$(ASAN_FLAGS)" TIMEOUT_X=10 \
+		SAN="$(ASAN_FLAGS)" TIMEOUT_X=10 VQSIM_TEST_PROOF_SEEDS=5000 \
 		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 tsan:
 	@scripts/install-deps sanitize
 	@$(MAKE) --no-print-directory check O=build/tsan CC=clang OPT=-O1 \
-		SAN=-fsanitize=thread TIMEOUT_X=20 \
+		SAN=-fsanitize=thread TIMEOUT_X=20 VQSIM_TEST_PROOF_SEEDS=5000 \
 		TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 
 # gcc --coverage over the suite and a campaign; HTML in build/coverage,

@@ -8,6 +8,7 @@
 #ifndef VQSIM_GUESTDRV_H
 #define VQSIM_GUESTDRV_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "vring.h"
@@ -56,6 +57,14 @@ struct gvq *gvq_create(void *pages, uint32_t num, uint32_t start_idx,
 void gvq_destroy(struct gvq *vq);
 
 /*
+ * How to use the notification hints (both sides must agree; plain by
+ * default).  polling: the caller never sleeps for an interrupt, so the
+ * driver keeps them suppressed for good (not in plain mode, which always
+ * interrupts).  Call before the first chain is added.
+ */
+void gvq_set_notify(struct gvq *vq, enum vring_notify notify, bool polling);
+
+/*
  * Post a chain: out_num device-readable buffers then in_num device-writable
  * ones, remembered under token (non-NULL).  Visible to the device only after
  * the next gvq_kick().  Returns 0, -ENOSPC if there are not enough free
@@ -80,10 +89,11 @@ int gvq_kick(struct gvq *vq);
 void *gvq_get_buf(struct gvq *vq, uint32_t *len);
 
 /*
- * Call before sleeping for an interrupt: re-enables them and returns 1 if
- * used buffers arrived meanwhile (the caller must not sleep, but reap), 0 if
- * it is safe to sleep.  Returns 1 too on a broken queue, so that a waiting
- * caller does not wait for an interrupt that may never come.
+ * Call before sleeping for an interrupt: re-enables them (gvq_get_buf
+ * disables them while there is work) and returns 1 if used buffers
+ * arrived meanwhile (the caller must not sleep, but reap), 0 if it is safe
+ * to sleep.  Returns 1 too on a broken queue, so that a waiting caller does
+ * not wait for an interrupt that may never come.
  */
 int gvq_restart(struct gvq *vq);
 
@@ -102,6 +112,10 @@ void *gvq_detach_unused(struct gvq *vq);
  * forgotten here.
  */
 void gvq_reset(struct gvq *vq, uint32_t start_idx);
+
+/* Has the device published used entries not yet reaped?  A read-only
+ * peek for a caller spinning before it sleeps. */
+bool gvq_used_pending(const struct gvq *vq);
 
 /* The detection that broke the queue, or NULL if it is healthy. */
 const struct vring_detection *gvq_detection(const struct gvq *vq);

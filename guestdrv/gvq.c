@@ -29,6 +29,10 @@ struct gvq {
 	uint32_t last_used_idx;		/* next used slot we reap */
 	uint32_t used_idx_seen;		/* device's used idx when last read */
 
+	enum vring_notify notify;	/* how the hint words are used */
+	bool polling;			/* the caller never sleeps for an irq */
+	bool cb_enabled;		/* our avail flags say "interrupt me" */
+
 	uint32_t free_head;		/* first free descriptor */
 	uint32_t num_free;
 	uint32_t detach_cursor;		/* where gvq_detach_unused looks next */
@@ -62,6 +66,18 @@ const char *gvq_check_name(enum gvq_err err)
 	return gvq_check_names[err];
 }
 
+/*
+ * Flags mode: tell the device not to interrupt, as a driver does while it
+ * is reaping anyway.  Event-index mode needs no store: the device
+ * interrupts once on passing used_event and not again until we move it.
+ */
+static void disable_cb(struct gvq *vq)
+{
+	vq->cb_enabled = false;
+	if (vq->notify == VRING_NOTIFY_FLAGS)
+		vring_avail_flags_write(&vq->vr, VRING_AVAIL_F_NO_INTERRUPT);
+}
+
 /* Everything private back to "nothing posted", indices at start_idx. */
 static void init_private(struct gvq *vq, uint32_t start_idx)
 {
@@ -71,6 +87,11 @@ static void init_private(struct gvq *vq, uint32_t start_idx)
 	vq->num_added = 0;
 	vq->last_used_idx = start_idx;
 	vq->used_idx_seen = start_idx;
+	/* vring_reset left the hints at "interrupt me"; a poller takes
+	 * that back at once. */
+	vq->cb_enabled = true;
+	if (vq->polling)
+		disable_cb(vq);
 	vq->free_head = 0;
 	vq->num_free = num;
 	vq->detach_cursor = 0;
@@ -95,6 +116,16 @@ struct gvq *gvq_create(void *pages, uint32_t num, uint32_t start_idx,
 	vq->ctx = ctx;
 	init_private(vq, start_idx);
 	return vq;
+}
+
+void gvq_set_notify(struct gvq *vq, enum vring_notify notify, bool polling)
+{
+	vq->notify = notify;
+	vq->polling = polling && notify != VRING_NOTIFY_PLAIN;
+	vq->cb_enabled = true;
+	vring_avail_flags_write(&vq->vr, 0);
+	if (vq->polling)
+		disable_cb(vq);
 }
 
 void gvq_reset(struct gvq *vq, uint32_t start_idx)
@@ -213,6 +244,28 @@ int gvq_add_buf(struct gvq *vq, const struct gvq_sg *out, unsigned int out_num,
 	return 0;
 }
 
+/* Does the device want to hear of what gvq_kick just published? */
+static bool need_kick(const struct gvq *vq)
+{
+	uint32_t old_idx = vq->avail_idx_shadow - vq->num_added;
+
+	if (vq->notify == VRING_NOTIFY_PLAIN)
+		return true;
+	/*
+	 * Barrier C (pairs with Barrier D in hvq_restart): our avail idx
+	 * store before our read of the device's hint.  The device stores its
+	 * hint before it re-reads avail idx; with a full barrier on both
+	 * sides, at least one of us sees the other's store, so either it
+	 * finds our chains or we see it waiting and kick.
+	 */
+	smp_mb();
+	if (vq->notify == VRING_NOTIFY_FLAGS)
+		return !(vring_used_flags_read(&vq->vr) &
+			 VRING_USED_F_NO_NOTIFY);
+	return vring_need_event(vring_avail_event_read(&vq->vr),
+				vq->avail_idx_shadow, old_idx);
+}
+
 int gvq_kick(struct gvq *vq)
 {
 	uint32_t idx;
@@ -233,9 +286,11 @@ int gvq_kick(struct gvq *vq)
 	 * available slots before the idx that makes them the device's. */
 	vring_avail_idx_release(&vq->vr, idx);
 	emit(vq, VRING_EV_PUBLISH, idx, 0, 0, vq->num_added);
+	if (need_kick(vq)) {
+		emit(vq, VRING_EV_KICK, vq->avail_idx_shadow, 0, 0, 0);
+		vq->ops->kick(vq->ctx);
+	}
 	vq->num_added = 0;
-	emit(vq, VRING_EV_KICK, vq->avail_idx_shadow, 0, 0, 0);
-	vq->ops->kick(vq->ctx);
 	return 1;
 }
 
@@ -311,6 +366,9 @@ void *gvq_get_buf(struct gvq *vq, uint32_t *len)
 			return NULL;
 		}
 		vq->used_idx_seen = used_idx;
+		/* Reaping now: no interrupts until we are about to sleep. */
+		if (vq->cb_enabled)
+			disable_cb(vq);
 	}
 
 	vring_used_elem_read(&vq->vr, vq->last_used_idx, &e);
@@ -341,17 +399,29 @@ void *gvq_get_buf(struct gvq *vq, uint32_t *len)
 
 int gvq_restart(struct gvq *vq)
 {
-	/*
-	 * The device interrupts after every publication, so there is no
-	 * window to close here yet; the caller still asks, because an entry
-	 * may have landed between its last get_buf and now.
-	 */
 	int more;
 
 	if (vq->err)
 		return 1;
+	if (vq->notify != VRING_NOTIFY_PLAIN && !vq->polling) {
+		if (vq->notify == VRING_NOTIFY_FLAGS)
+			vring_avail_flags_write(&vq->vr, 0);
+		else
+			vring_used_event_write(&vq->vr, vq->last_used_idx);
+		vq->cb_enabled = true;
+		/*
+		 * Barrier D (pairs with Barrier C in hvq_notify): "interrupt
+		 * me" before the used idx re-read.  Without it the device can
+		 * publish and read our old hint while we read its old idx, and
+		 * both wait: the lost wake-up the seed's restart() closed.
+		 */
+		smp_mb();
+	}
 	more = vq->last_used_idx != vq->used_idx_seen ||
 	       vring_used_idx_acquire(&vq->vr) != vq->last_used_idx;
+	/* Reaping again at once: take back the "interrupt me". */
+	if (more && vq->cb_enabled && !vq->polling)
+		disable_cb(vq);
 	emit(vq, VRING_EV_RESTART, vq->last_used_idx, 0, 0, (uint64_t)more);
 	return more;
 }
@@ -378,4 +448,10 @@ enum gvq_err gvq_error(const struct gvq *vq)
 unsigned int gvq_num_free(const struct gvq *vq)
 {
 	return vq->num_free;
+}
+
+bool gvq_used_pending(const struct gvq *vq)
+{
+	return vq->last_used_idx != vq->used_idx_seen ||
+	       vring_used_idx_acquire(&vq->vr) != vq->last_used_idx;
 }

@@ -70,6 +70,14 @@ struct hvq *hvq_create(const struct vring_mem *mem, void *pages, uint32_t num,
 void hvq_destroy(struct hvq *vq);
 
 /*
+ * How to use the notification hints (both sides must agree; plain by
+ * default).  polling: the caller never sleeps for a kick, so
+ * hvq_restart leaves them disabled (not in plain mode, which always
+ * kicks).
+ */
+void hvq_set_notify(struct hvq *vq, enum vring_notify notify, bool polling);
+
+/*
  * The next head the driver made available: 1 with *head set, 0 if there is
  * none, -EIO if the queue is (or just became) broken.
  */
@@ -98,6 +106,26 @@ void hvq_add_used(struct hvq *vq, uint32_t head, uint32_t len);
  * the detection still reach the driver.
  */
 int hvq_notify(struct hvq *vq);
+
+/*
+ * Kicks while the device drains the ring: hvq_disable_notify when a kick
+ * wakes it (it is taking everything anyway), hvq_restart before it sleeps
+ * again, which re-enables them and returns 1 if chains arrived meanwhile
+ * (as hvq_avail_moved: drain them, do not sleep), 0 if it is safe to sleep, also on a broken
+ * queue (nothing will be taken from it).  Whoever disables must restart:
+ * work done without a kick (chains taken as frames arrive) leaves the
+ * hint alone.
+ */
+void hvq_disable_notify(struct hvq *vq);
+int hvq_restart(struct hvq *vq);
+
+/*
+ * Has the driver published since the device last read avail idx?  For a
+ * caller spinning before it sleeps.  Not "are chains waiting": a device
+ * may leave chains it has seen on the ring (receive buffers wait for
+ * frames), and those must not keep it awake.
+ */
+bool hvq_avail_moved(struct hvq *vq);
 
 /*
  * For device checks of a chain's contents (blk, net): latch the queue broken

@@ -19,10 +19,15 @@ struct hvq {
 
 	/* Private shadows; never read back from shared memory. */
 	uint32_t last_avail_idx;	/* next available slot we consume */
-	uint32_t avail_idx_seen;	/* driver's avail idx when last read */
+	uint32_t avail_idx_seen;	/* driver's avail idx, checked, in use */
+	uint32_t avail_idx_read;	/* driver's avail idx when last read */
 	uint32_t used_idx_shadow;	/* next used slot we fill */
 	uint32_t used_idx_published;	/* what the driver can see */
 	uint32_t in_flight;		/* chains gathered, not yet used */
+
+	enum vring_notify notify;	/* how the hint words are used */
+	bool polling;			/* the caller never sleeps for a kick */
+	bool kick_enabled;		/* our used flags say "kick me" */
 
 	enum hvq_err err;		/* latched: the queue is broken */
 	struct vring_detection det;
@@ -76,18 +81,48 @@ struct hvq *hvq_create(const struct vring_mem *mem, void *pages, uint32_t num,
 	vq->ctx = ctx;
 	vq->last_avail_idx = start_idx;
 	vq->avail_idx_seen = start_idx;
+	vq->avail_idx_read = start_idx;
 	vq->used_idx_shadow = start_idx;
 	vq->used_idx_published = start_idx;
+	vq->kick_enabled = true;
 	return vq;
+}
+
+void hvq_set_notify(struct hvq *vq, enum vring_notify notify, bool polling)
+{
+	vq->notify = notify;
+	vq->polling = polling && notify != VRING_NOTIFY_PLAIN;
+	vq->kick_enabled = true;
+}
+
+/*
+ * Flags mode: tell the driver not to kick, as a device does while it is
+ * draining the ring anyway.  Event-index mode needs no store: the driver
+ * kicks once on passing avail_event and not again until we move it.
+ */
+static void disable_kick(struct hvq *vq)
+{
+	vq->kick_enabled = false;
+	if (vq->notify == VRING_NOTIFY_FLAGS)
+		vring_used_flags_write(&vq->vr, VRING_USED_F_NO_NOTIFY);
+}
+
+void hvq_disable_notify(struct hvq *vq)
+{
+	if (vq->kick_enabled && vq->notify != VRING_NOTIFY_PLAIN)
+		disable_kick(vq);
 }
 
 void hvq_reset(struct hvq *vq, uint32_t start_idx)
 {
 	vq->last_avail_idx = start_idx;
 	vq->avail_idx_seen = start_idx;
+	vq->avail_idx_read = start_idx;
 	vq->used_idx_shadow = start_idx;
 	vq->used_idx_published = start_idx;
 	vq->in_flight = 0;
+	/* The driver re-initialises the pages: the hints say "kick me". */
+	vq->kick_enabled = true;
 	vq->err = HVQ_E_NONE;
 	memset(&vq->det, 0, sizeof(vq->det));
 	memset(vq->owner, 0, sizeof(vq->owner));
@@ -141,6 +176,7 @@ int hvq_get_available(struct hvq *vq, uint32_t *head)
 		 * slots the driver wrote before it published this idx. */
 		uint32_t avail_idx = vring_avail_idx_acquire(&vq->vr);
 
+		vq->avail_idx_read = avail_idx;
 		if (avail_idx == vq->last_avail_idx)
 			return 0;
 		/* Stricter than the seed's "a queue past what we consumed":
@@ -302,6 +338,21 @@ void hvq_add_used(struct hvq *vq, uint32_t head, uint32_t len)
 	vq->used_idx_shadow++;
 }
 
+/* Does the driver want to hear of what hvq_notify just published? */
+static bool need_interrupt(const struct hvq *vq, uint32_t old_idx)
+{
+	if (vq->notify == VRING_NOTIFY_PLAIN)
+		return true;
+	/* Barrier C (pairs with Barrier D in gvq_restart): our used idx
+	 * store before our read of the driver's hint; see gvq_kick. */
+	smp_mb();
+	if (vq->notify == VRING_NOTIFY_FLAGS)
+		return !(vring_avail_flags_read(&vq->vr) &
+			 VRING_AVAIL_F_NO_INTERRUPT);
+	return vring_need_event(vring_used_event_read(&vq->vr),
+				vq->used_idx_shadow, old_idx);
+}
+
 int hvq_notify(struct hvq *vq)
 {
 	uint32_t count = vq->used_idx_shadow - vq->used_idx_published;
@@ -316,9 +367,50 @@ int hvq_notify(struct hvq *vq)
 	 * the idx that hands them to the driver. */
 	vring_used_idx_release(&vq->vr, idx);
 	emit(vq, VRING_EV_PUBLISH, idx, 0, 0, count, 0);
-	emit(vq, VRING_EV_INTERRUPT, vq->used_idx_shadow, 0, 0, 0, 0);
-	vq->ops->interrupt(vq->ctx);
+	if (need_interrupt(vq, vq->used_idx_shadow - count)) {
+		emit(vq, VRING_EV_INTERRUPT, vq->used_idx_shadow, 0, 0, 0, 0);
+		vq->ops->interrupt(vq->ctx);
+	}
 	return 1;
+}
+
+int hvq_restart(struct hvq *vq)
+{
+	int more;
+
+	if (vq->err)
+		return 0;
+	if (vq->notify != VRING_NOTIFY_PLAIN && !vq->polling) {
+		if (vq->notify == VRING_NOTIFY_FLAGS)
+			vring_used_flags_write(&vq->vr, 0);
+		else
+			/* Past what we have read, not past what we took:
+			 * chains left waiting on the ring (receive buffers)
+			 * are no reason to be kicked. */
+			vring_avail_event_write(&vq->vr, vq->avail_idx_read);
+		vq->kick_enabled = true;
+		/*
+		 * Barrier D (pairs with Barrier C in gvq_kick): "kick me"
+		 * before the avail idx re-read, or a chain published while
+		 * we read the old idx can meet our old hint and nobody kicks.
+		 */
+		smp_mb();
+	}
+	more = hvq_avail_moved(vq);
+	if (more && vq->kick_enabled && !vq->polling)
+		disable_kick(vq);
+	emit(vq, VRING_EV_RESTART, vq->last_avail_idx, 0, 0, (uint64_t)more, 0);
+	return more;
+}
+
+bool hvq_avail_moved(struct hvq *vq)
+{
+	uint32_t avail_idx = vring_avail_idx_acquire(&vq->vr);
+
+	if (avail_idx == vq->avail_idx_read)
+		return false;
+	vq->avail_idx_read = avail_idx;
+	return true;
 }
 
 const struct vring_detection *hvq_detection(const struct hvq *vq)

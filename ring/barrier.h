@@ -27,4 +27,15 @@
  */
 #define smp_mb()		__atomic_thread_fence(__ATOMIC_SEQ_CST)
 
+/* In a spin on the other side's index: tell the CPU, which then yields to
+ * its hyperthread sibling and leaves the spin without a memory-order
+ * mis-speculation when the index changes (Linux's cpu_relax). */
+#if defined(__x86_64__) || defined(__i386__)
+#define cpu_relax()		__builtin_ia32_pause()
+#elif defined(__aarch64__)
+#define cpu_relax()		__asm__ __volatile__("yield" ::: "memory")
+#else
+#define cpu_relax()		__atomic_signal_fence(__ATOMIC_SEQ_CST)
+#endif
+
 #endif

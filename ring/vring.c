@@ -28,6 +28,9 @@ void vring_reset(const struct vring *vr, uint32_t start_idx)
 	memset(vr->used, 0, VRING_PAGE_SIZE);
 	vr->avail->idx = vring_le32(start_idx);
 	vr->used->idx = vring_le32(start_idx);
+	/* Event-index mode: the first publication on either side notifies. */
+	vr->avail->used_event = vring_le32(start_idx);
+	vr->used->avail_event = vring_le32(start_idx);
 }
 
 int vring_mem_map(struct vring_mem *m, uint64_t size)

@@ -252,6 +252,71 @@ static inline void vring_used_elem_write(const struct vring *vr, uint32_t idx,
 	WRITE_ONCE(s->len, vring_le32(len));
 }
 
+/* ---- notification hints (the page tails) ---- */
+
+/*
+ * How the two sides use the hint words.  Both must agree, as a virtio
+ * feature would be negotiated.  The hints only save notifications: a side
+ * that ignores them (plain) is always correct, merely slower.
+ */
+enum vring_notify {
+	VRING_NOTIFY_PLAIN,	/* always kick, always interrupt: the seed */
+	VRING_NOTIFY_FLAGS,	/* NO_INTERRUPT / NO_NOTIFY while busy */
+	VRING_NOTIFY_EVENT_IDX,	/* notify when the index passes the event */
+};
+
+static inline uint32_t vring_avail_flags_read(const struct vring *vr)
+{
+	return vring_le32(READ_ONCE(vr->avail->flags));
+}
+
+static inline void vring_avail_flags_write(const struct vring *vr, uint32_t f)
+{
+	WRITE_ONCE(vr->avail->flags, vring_le32(f));
+}
+
+static inline uint32_t vring_used_event_read(const struct vring *vr)
+{
+	return vring_le32(READ_ONCE(vr->avail->used_event));
+}
+
+static inline void vring_used_event_write(const struct vring *vr, uint32_t e)
+{
+	WRITE_ONCE(vr->avail->used_event, vring_le32(e));
+}
+
+static inline uint32_t vring_used_flags_read(const struct vring *vr)
+{
+	return vring_le32(READ_ONCE(vr->used->flags));
+}
+
+static inline void vring_used_flags_write(const struct vring *vr, uint32_t f)
+{
+	WRITE_ONCE(vr->used->flags, vring_le32(f));
+}
+
+static inline uint32_t vring_avail_event_read(const struct vring *vr)
+{
+	return vring_le32(READ_ONCE(vr->used->avail_event));
+}
+
+static inline void vring_avail_event_write(const struct vring *vr, uint32_t e)
+{
+	WRITE_ONCE(vr->used->avail_event, vring_le32(e));
+}
+
+/*
+ * Event-index mode: an index just moved from old_idx to new_idx; does it
+ * pass event, the index the other side asked to be told about?  True when
+ * event is in [old_idx, new_idx), counted across the 2^32 wrap.
+ */
+static inline int vring_need_event(uint32_t event, uint32_t new_idx,
+				   uint32_t old_idx)
+{
+	return vring_idx_dist(new_idx, event) - 1 <
+	       vring_idx_dist(new_idx, old_idx);
+}
+
 /* ---- the configuration word ---- */
 
 /*

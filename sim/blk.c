@@ -94,6 +94,7 @@ struct blk_dev {
 	bool disk_checked;
 	uint32_t batch, added_since_kick, barrier_every, writes_since_barrier;
 	uint32_t max_data;		/* data buffers that fit the queue */
+	uint32_t io_nsec;		/* --io-size in sectors; 0: random */
 	unsigned int nbad;
 	bool rearm;
 	bool have_next;
@@ -360,7 +361,13 @@ static void split(struct blk_dev *d, struct blk_slot *s)
 
 static void draw_sector(struct blk_dev *d, struct blk_slot *s)
 {
-	s->sector = rng_range(&d->rng, 0, (uint32_t)(d->capacity - s->nsec));
+	/* --io-size: aligned to its size, as a benchmark's I/O would be. */
+	if (d->io_nsec && s->nsec == d->io_nsec)
+		s->sector = (uint64_t)rng_range(&d->rng, 0, (uint32_t)
+				(d->capacity / s->nsec - 1)) * s->nsec;
+	else
+		s->sector = rng_range(&d->rng, 0,
+				      (uint32_t)(d->capacity - s->nsec));
 }
 
 /* The deliberate IOERRs, in turn: a write straddling the end, a read
@@ -443,6 +450,14 @@ static void draw_next(struct blk_dev *d)
 		s->kind = K_WRITE;
 		s->type = VRING_BLK_T_OUT;
 		d->writes_since_barrier++;
+	}
+	if (d->io_nsec && max_nsec) {
+		s->nsec = d->io_nsec < max_nsec ? d->io_nsec : max_nsec;
+		s->data_len = s->nsec * SECTOR;
+		s->ndata = 1;
+		s->piece[0] = s->data_len;
+		draw_sector(d, s);
+		return;
 	}
 	s->nsec = max_nsec ? rng_range(&d->rng, 1, max_nsec) : 0;
 	s->data_len = s->nsec * SECTOR;
@@ -646,6 +661,10 @@ static enum wl_step blk_guest_step(struct sim_device *dev)
 		return WL_DONE;
 	if (d->rearm) {
 		d->rearm = false;
+		/* Spin before re-enabling interrupts, not after: the
+		 * device does not interrupt a guest that is not waiting. */
+		if (run_guest_spin(dev))
+			return WL_PROGRESS;
 		if (!gvq_restart(d->vq))
 			return WL_IDLE;
 		d->restart_races++;
@@ -843,8 +862,12 @@ static void complete_done(struct blk_dev *d)
 	}
 	/* The kicks for what waited behind the barrier were taken while
 	 * it ran: pop it now, as if they had just arrived. */
-	if (d->stepped)
+	if (d->stepped) {
+		/* Draining again: a re-arm still pending would put the
+		 * host back to sleep with the queue half taken. */
 		q->host_active = true;
+		q->host_rearm = false;
+	}
 	else
 		while (blk_host_step(&d->dev, q) > 0)
 			;
@@ -1178,6 +1201,7 @@ int blk_device_create(struct run *run, struct sim_device **devp)
 	d->requests = cfg->requests;
 	d->batch = cfg->batch;
 	d->barrier_every = cfg->barrier_every;
+	d->io_nsec = cfg->io_size / SECTOR;
 	d->max_data = cfg->queue_size - 2 < MAX_DATA ? cfg->queue_size - 2 :
 		      MAX_DATA;
 	/* The smallest request is two descriptors. */

@@ -95,6 +95,11 @@ static void plan_run(const struct sim_config *base, uint64_t index,
 	sim_config_default(cfg);
 	cfg->seed = rng_next(&rng);
 	cfg->stepped = base->stepped;
+	/* The same detections whatever the hints and waiting: they are
+	 * part of what a campaign proves. */
+	cfg->notify = base->notify;
+	cfg->wait = base->wait;
+	cfg->spin_us = base->spin_us;
 	cfg->guest_mem = 4u << 20;
 	cfg->disk_size = 1u << 20;
 	cfg->requests = rng_range(&rng, 128, 384);

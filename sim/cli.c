@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "blk.h"
 #include "sim.h"
 
 #define DEFAULT_REQUESTS	100000u
@@ -21,6 +22,8 @@
 #define DEFAULT_DISK_SIZE	(64u << 20)
 #define DEFAULT_BLK_WORKERS	4u
 #define DEFAULT_BARRIER_EVERY	64u
+#define DEFAULT_SPIN_US		5u
+#define MAX_IO_SIZE		(16u << 10)	/* the blk workload's largest request */
 
 enum {
 	OPT_DEVICE = 256,
@@ -30,6 +33,11 @@ enum {
 	OPT_SEED,
 	OPT_START_INDEX,
 	OPT_BATCH,
+	OPT_NOTIFY,
+	OPT_WAIT,
+	OPT_SPIN_US,
+	OPT_AFFINITY,
+	OPT_IO_SIZE,
 	OPT_GUEST_MEM,
 	OPT_JSON,
 	OPT_STEPPED,
@@ -58,6 +66,11 @@ static const struct option options[] = {
 	{ "seed",	required_argument, NULL, OPT_SEED },
 	{ "start-index", required_argument, NULL, OPT_START_INDEX },
 	{ "batch",	required_argument, NULL, OPT_BATCH },
+	{ "notify",	required_argument, NULL, OPT_NOTIFY },
+	{ "wait",	required_argument, NULL, OPT_WAIT },
+	{ "spin-us",	required_argument, NULL, OPT_SPIN_US },
+	{ "affinity",	no_argument,	   NULL, OPT_AFFINITY },
+	{ "io-size",	required_argument, NULL, OPT_IO_SIZE },
 	{ "guest-mem",	required_argument, NULL, OPT_GUEST_MEM },
 	{ "json",	no_argument,	   NULL, OPT_JSON },
 	{ "stepped",	no_argument,	   NULL, OPT_STEPPED },
@@ -91,6 +104,14 @@ static const char usage_text[] =
 "  --seed N             seed for every random choice (default: new each run)\n"
 "  --start-index N      start every free-running index at N (wrap testing)\n"
 "  --batch N            kick once per N buffers added (default 32)\n"
+"  --notify plain|flags|event-idx  notification suppression (default\n"
+"                       flags; plain: always kick and interrupt)\n"
+"  --wait eventfd|poll  sleep on eventfd (default), or spin on the shared\n"
+"                       indices with no syscalls\n"
+"  --spin-us N          eventfd: spin this long before sleeping (default 5)\n"
+"  --affinity           pin the guest and host threads to different CPUs\n"
+"  --io-size BYTES      blk: every read and write this size, aligned, in\n"
+"                       one buffer (a multiple of 512; default: random)\n"
 "  --guest-mem MIB      guest memory in MiB (default 16)\n"
 "  --disk PATH          blk backing file, created if absent (default: a\n"
 "                       temporary file, removed at exit)\n"
@@ -137,6 +158,9 @@ void sim_config_default(struct sim_config *cfg)
 	cfg->chain_out = 1;
 	cfg->chain_in = 1;
 	cfg->batch = DEFAULT_BATCH;
+	cfg->notify = VRING_NOTIFY_FLAGS;
+	cfg->wait = SIM_WAIT_EVENTFD;
+	cfg->spin_us = DEFAULT_SPIN_US;
 	cfg->guest_mem = DEFAULT_GUEST_MEM;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	cfg->seed = ((uint64_t)ts.tv_sec * 1000000007u) ^
@@ -332,6 +356,46 @@ bad_chain:
 					"--batch '%s': expected a whole number from 1",
 					optarg);
 			cfg->batch = (uint32_t)v;
+			break;
+		case OPT_NOTIFY:
+			if (!strcmp(optarg, "plain"))
+				cfg->notify = VRING_NOTIFY_PLAIN;
+			else if (!strcmp(optarg, "flags"))
+				cfg->notify = VRING_NOTIFY_FLAGS;
+			else if (!strcmp(optarg, "event-idx"))
+				cfg->notify = VRING_NOTIFY_EVENT_IDX;
+			else
+				return usage_error(err, errlen,
+					"--notify '%s': expected plain, flags or event-idx",
+					optarg);
+			break;
+		case OPT_WAIT:
+			if (!strcmp(optarg, "eventfd"))
+				cfg->wait = SIM_WAIT_EVENTFD;
+			else if (!strcmp(optarg, "poll"))
+				cfg->wait = SIM_WAIT_POLL;
+			else
+				return usage_error(err, errlen,
+					"--wait '%s': expected eventfd or poll",
+					optarg);
+			break;
+		case OPT_SPIN_US:
+			if (parse_u64(optarg, 1000000, &v))
+				return usage_error(err, errlen,
+					"--spin-us '%s': expected microseconds from 0 to 1000000",
+					optarg);
+			cfg->spin_us = (uint32_t)v;
+			break;
+		case OPT_AFFINITY:
+			cfg->affinity = true;
+			break;
+		case OPT_IO_SIZE:
+			if (parse_u64(optarg, MAX_IO_SIZE, &v) || v == 0 ||
+			    v % VRING_BLK_SECTOR_SIZE)
+				return usage_error(err, errlen,
+					"--io-size '%s': expected a multiple of 512 up to 16384",
+					optarg);
+			cfg->io_size = (uint32_t)v;
 			break;
 		case OPT_GUEST_MEM:
 			if (parse_u64(optarg, 65536, &v) || v == 0)

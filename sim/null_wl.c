@@ -237,6 +237,10 @@ static enum wl_step null_guest_step(struct sim_device *dev)
 		return WL_DONE;
 	if (w->rearm) {
 		w->rearm = false;
+		/* Spin before re-enabling interrupts, not after: the
+		 * device does not interrupt a guest that is not waiting. */
+		if (run_guest_spin(dev))
+			return WL_PROGRESS;
 		if (!gvq_restart(w->vq))
 			return WL_IDLE;
 		w->restart_races++;

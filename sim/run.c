@@ -13,6 +13,9 @@
 
 #include "run.h"
 
+/* Threaded: guest steps of one workload per round before the next's. */
+#define GUEST_BURST	64u
+
 static uint64_t ns_since(const struct timespec *t0)
 {
 	struct timespec t1;
@@ -216,7 +219,7 @@ static bool guest_reset_step(struct run *run, struct sim_queue *q,
 enum wl_step run_guest_round(struct run *run)
 {
 	bool progress = false, done = true;
-	unsigned int k, i;
+	unsigned int k, i, n;
 
 	for (k = 0; k < run->ndevices; k++) {
 		struct sim_device *dev = run->devices[k];
@@ -233,6 +236,11 @@ enum wl_step run_guest_round(struct run *run)
 			continue;
 		}
 		st = dev->ops->guest_step(dev);
+		/* On threads, a burst per workload: the round's loop costs
+		 * as much as a ring operation.  Stepped, one step is one
+		 * operation, so that every interleaving can be chosen. */
+		for (n = 1; st == WL_PROGRESS && n < run->guest_burst; n++)
+			st = dev->ops->guest_step(dev);
 		/* A queue that just broke is not the end under --recover:
 		 * the next round resets it. */
 		for (i = 0; st == WL_DONE && run->cfg->recover &&
@@ -296,6 +304,79 @@ int run_host_step(struct sim_queue *q)
 	return q->dev->ops->host_step(q->dev, q);
 }
 
+void run_host_woken(struct sim_queue *q)
+{
+	if (q->host_epoch == atomic_load_explicit(&q->reset_req,
+						  memory_order_acquire) &&
+	    !run_queue_parked(q))
+		hvq_disable_notify(q->hvq);
+}
+
+int run_host_restart(struct sim_queue *q)
+{
+	/* A parked queue's pages are the driver's to re-initialise. */
+	if (q->host_epoch != atomic_load_explicit(&q->reset_req,
+						  memory_order_acquire) ||
+	    run_queue_parked(q))
+		return 0;
+	return hvq_restart(q->hvq);
+}
+
+bool run_polling(const struct run *run)
+{
+	return !run->stepped && run->cfg->wait == SIM_WAIT_POLL;
+}
+
+/* Spin until done(arg) or --spin-us passed; no syscall but the clock's. */
+bool run_spin(const struct run *run, bool (*done)(const void *arg),
+	      const void *arg)
+{
+	struct timespec t0, t;
+	uint64_t limit_ns = (uint64_t)run->cfg->spin_us * 1000, ns;
+	unsigned int i;
+
+	if (run->stepped || run->cfg->wait != SIM_WAIT_EVENTFD || !limit_ns)
+		return false;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		/* The clock every 64 looks: cheap, and a few hundred ns of
+		 * overshoot on a microseconds budget does not matter. */
+		for (i = 0; i < 64; i++) {
+			if (done(arg))
+				return true;
+			cpu_relax();
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		ns = (uint64_t)(t.tv_sec - t0.tv_sec) * 1000000000u +
+		     (uint64_t)t.tv_nsec - (uint64_t)t0.tv_nsec;
+		if (ns >= limit_ns)
+			return false;
+	}
+}
+
+static bool guest_work_arrived(const void *arg)
+{
+	const struct sim_device *dev = arg;
+	const struct run *run = dev->run;
+	unsigned int i;
+
+	if (atomic_load_explicit(&run->host_failed, memory_order_relaxed))
+		return true;
+	for (i = 0; i < run->nqueues; i++)
+		if (run->queues[i].dev == dev &&
+		    gvq_used_pending(run->queues[i].gvq))
+			return true;
+	return false;
+}
+
+bool run_guest_spin(struct sim_device *dev)
+{
+	/* A failed device ends the spin, but is no work: the workload must
+	 * go idle, which is where the guest thread notices the failure. */
+	return run_spin(dev->run, guest_work_arrived, dev) &&
+	       !atomic_load(&dev->run->host_failed);
+}
+
 static void run_destroy(struct run *run)
 {
 	unsigned int i;
@@ -351,7 +432,11 @@ struct sim_queue *run_add_queue(struct run *run, struct sim_device *dev,
 			    &run->guest_ops, q);
 	q->hvq = hvq_create(&run->mem, q->pages, cfg->queue_size,
 			    cfg->start_index, &run->host_ops, q);
-	return q->gvq && q->hvq ? q : NULL;
+	if (!q->gvq || !q->hvq)
+		return NULL;
+	gvq_set_notify(q->gvq, cfg->notify, run_polling(run));
+	hvq_set_notify(q->hvq, cfg->notify, run_polling(run));
+	return q;
 }
 
 /* A device constructor, and the devices flag that asks for it. */
@@ -378,6 +463,7 @@ int run_create(const struct sim_config *cfg, bool stepped,
 		return -ENOMEM;
 	run->cfg = cfg;
 	run->stepped = stepped;
+	run->guest_burst = stepped ? 1 : GUEST_BURST;
 	run->stop_fd = -1;
 	run->wake_guest = wake_guest;
 	run->wake_host = wake_host;

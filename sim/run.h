@@ -69,11 +69,13 @@ struct sim_queue {
 	_Alignas(64) uint64_t kick_pending;
 	uint64_t irq_pending;
 	bool host_active;		/* woken by a kick, still draining */
+	bool host_rearm;		/* drained: next, hvq_restart */
 };
 
 struct run {
 	const struct sim_config *cfg;
 	bool stepped;
+	unsigned int guest_burst;	/* workload steps per round */
 	bool events;			/* the sides report ring events */
 	struct vring_mem mem;
 	struct gvq_pages *pages;
@@ -102,6 +104,7 @@ struct run {
 	uint64_t restart_races;		/* restarts that found more work */
 	int stop_fd;			/* threaded: guest -> host, run over */
 	atomic_bool host_failed;	/* a device check fired */
+	atomic_bool guest_done;		/* threaded: the guest has finished */
 	bool stalled;			/* stepped: nobody could move */
 	bool fault_applied[SIM_MAX_FAULTS];	/* each written by one side */
 	unsigned int fault_epoch[SIM_MAX_FAULTS]; /* the reset it came in */
@@ -161,6 +164,26 @@ int run_create(const struct sim_config *cfg, bool stepped,
 /* The host's unit of work on q after a wake-up: the device's host_step,
  * or a --recover reset, or nothing while the queue is parked for one. */
 int run_host_step(struct sim_queue *q);
+
+/* A kick woke the host for q, or it polls: it is draining q, so no kicks
+ * (hvq_disable_notify), unless q is parked for a reset. */
+void run_host_woken(struct sim_queue *q);
+
+/* The host's step before it sleeps after draining q: re-enable kicks and
+ * return 1 if q has work after all (see hvq_restart). */
+int run_host_restart(struct sim_queue *q);
+
+/* --wait poll on threads: nobody sleeps, notifications stay suppressed. */
+bool run_polling(const struct run *run);
+
+/* --wait eventfd on threads: spin up to --spin-us until done(arg); true if
+ * it came.  Always false in the stepped runner and when polling. */
+bool run_spin(const struct run *run, bool (*done)(const void *arg),
+	      const void *arg);
+
+/* For a workload about to re-enable interrupts and sleep: run_spin until
+ * one of dev's queues has used entries (or the device failed). */
+bool run_guest_spin(struct sim_device *dev);
 
 /* For devices' own host work: q is parked for a reset; leave it alone. */
 bool run_queue_parked(const struct sim_queue *q);

@@ -28,6 +28,12 @@ enum sim_net_peer {
 
 enum sim_side { SIM_GUEST, SIM_HOST };
 
+/* How a side that has nothing to do waits for the other. */
+enum sim_wait {
+	SIM_WAIT_EVENTFD,	/* spin --spin-us, then sleep in epoll */
+	SIM_WAIT_POLL,		/* spin on the shared indices, no syscalls */
+};
+
 /* The moments DESIGN.md section 5 names, for dumps (and faults). */
 enum sim_when_kind { SIM_AT_KICK, SIM_AT_IRQ, SIM_AT_END };
 
@@ -55,6 +61,10 @@ struct sim_config {
 	uint64_t seed;
 	uint32_t start_index;
 	uint32_t batch;			/* kick once per this many adds */
+	enum vring_notify notify;	/* notification suppression */
+	enum sim_wait wait;
+	uint32_t spin_us;		/* eventfd: spin this long before sleeping */
+	bool affinity;			/* pin guest and host to different CPUs */
 	uint64_t guest_mem;		/* bytes of guest RAM */
 	bool json;
 	bool stepped;			/* one thread, seeded interleaving */
@@ -68,6 +78,8 @@ struct sim_config {
 	uint32_t blk_workers;		/* I/O threads (steps, when stepped) */
 	uint32_t barrier_every;		/* blk: a barrier every K writes; 0 never */
 	bool direct;			/* blk: O_DIRECT */
+	uint32_t io_size;		/* blk: every read and write this many
+					 * bytes, aligned, one buffer; 0 random */
 	enum sim_net_peer net_peer;
 	unsigned int nfaults;
 	struct flt_spec faults[SIM_MAX_FAULTS];	/* queue always named */

@@ -3,7 +3,8 @@
  * The stepped runner: guest and host on one thread, a scheduler seeded by
  * --seed choosing at each step who moves next among everyone who can: the
  * guest (one action of each workload), the host (one chain of a queue it
- * was kicked for), or the delivery of a pending kick or interrupt.  The
+ * was kicked for, or its re-enabling of kicks once drained), or the
+ * delivery of a pending kick or interrupt.  The
  * same seed gives the same run; a run where nobody can move but the guest
  * is not done is a lost wake-up, reported as a stall.
  */
@@ -118,12 +119,20 @@ int sim_run_stepped(const struct sim_config *cfg, struct sim_result *res)
 				break;
 			guest_asleep = st == WL_IDLE;
 		} else if (a.act == ACT_HOST) {
-			a.q->host_active = run_host_step(a.q) > 0;
+			/* Re-enabling kicks is a step of its own: the other
+			 * half of the lost wake-up window. */
+			if (a.q->host_rearm) {
+				a.q->host_rearm = false;
+				a.q->host_active = run_host_restart(a.q) > 0;
+			} else if (run_host_step(a.q) <= 0) {
+				a.q->host_rearm = true;
+			}
 		} else if (a.act == ACT_ASYNC) {
 			a.dev->ops->async_step(a.dev, a.i);
 		} else if (a.act == ACT_KICK) {
 			a.q->kick_pending = 0;
 			a.q->host_active = true;
+			run_host_woken(a.q);
 		} else {
 			/* epoll hands the guest every ready eventfd. */
 			for (k = 0; k < run->nqueues; k++)

@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -60,6 +61,32 @@ static void wake_host(struct sim_queue *q)
 	signal_fd(q->kick_fd);
 }
 
+/*
+ * --affinity: the guest thread on one CPU, the host thread on another.
+ * Two spinning threads left to the scheduler can share a CPU and then run
+ * at the speed of its time slices.  With fewer than two CPUs allowed, or
+ * if the kernel refuses, the thread runs where it may: a hint, not a
+ * reason to fail the run.
+ */
+static void pin_thread(const struct run *run, unsigned int which)
+{
+	cpu_set_t allowed, one;
+	unsigned int cpu, seen = 0;
+
+	if (!run->cfg->affinity ||
+	    sched_getaffinity(0, sizeof(allowed), &allowed) ||
+	    CPU_COUNT(&allowed) < 2)
+		return;
+	for (cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+		if (!CPU_ISSET(cpu, &allowed) || seen++ != which)
+			continue;
+		CPU_ZERO(&one);
+		CPU_SET(cpu, &one);
+		pthread_setaffinity_np(pthread_self(), sizeof(one), &one);
+		return;
+	}
+}
+
 /* epoll over fds[0..n), each registered with ptrs[i]. */
 static int epoll_over(const int *fds, void *const *ptrs, unsigned int n)
 {
@@ -84,6 +111,71 @@ struct host_src {
 	void *p;
 };
 
+static bool host_work_arrived(const void *arg)
+{
+	const struct sim_queue *q = arg;
+
+	/* Not while parked: the pages are the driver's until ring_ready. */
+	return !run_queue_parked(q) && hvq_avail_moved(q->hvq);
+}
+
+/* Woken for q: drain it, spin a little for more, then re-enable kicks and
+ * sleep unless that finds work (the device's half of the handshake). */
+static void host_drain(struct sim_queue *q)
+{
+	run_host_woken(q);
+	do {
+		while (run_host_step(q) > 0)
+			;
+	} while (run_spin(q->run, host_work_arrived, q) ||
+		 run_host_restart(q));
+}
+
+/*
+ * --wait poll: no sleeping and no kicks to wait for; sweep the queues, and
+ * look at the devices' own fds (I/O completions, the wire) without
+ * blocking when a sweep found nothing.
+ */
+static void host_poll(struct run *run, int ep, bool have_async)
+{
+	struct epoll_event ev[SIM_MAX_QUEUES + 1];
+	unsigned int k;
+	int n, i;
+
+	while (!atomic_load_explicit(&run->guest_done, memory_order_acquire)) {
+		bool progress = false;
+
+		for (k = 0; k < run->nqueues; k++) {
+			struct sim_queue *q = &run->queues[k];
+
+			if (run_host_step(q) <= 0)
+				continue;
+			/* Once per burst: cheap, and it comes back by itself
+			 * after a reset re-initialised the ring. */
+			run_host_woken(q);
+			while (run_host_step(q) > 0)
+				;
+			progress = true;
+		}
+		if (progress)
+			continue;
+		if (!have_async) {
+			cpu_relax();
+			continue;
+		}
+		n = epoll_wait(ep, ev, SIM_MAX_QUEUES + 1, 0);
+		for (i = 0; i < n; i++) {
+			struct host_src *s = ev[i].data.ptr;
+
+			if (s->kind == SRC_DEVICE) {
+				struct sim_device *dev = s->p;
+
+				dev->ops->async_drain(dev);
+			}
+		}
+	}
+}
+
 static void *host_thread(void *arg)
 {
 	struct run *run = arg;
@@ -107,6 +199,14 @@ static void *host_thread(void *arg)
 	fds[nsrc++] = run->stop_fd;
 	for (k = 0; k < nsrc; k++)
 		ptrs[k] = &src[k];
+	pin_thread(run, 1);
+	if (run_polling(run)) {
+		/* Only the devices' own fds: kicks are not waited for. */
+		ep = epoll_over(fds + run->nqueues, ptrs + run->nqueues,
+				nsrc - 1 - run->nqueues);
+		host_poll(run, ep, nsrc - 1 > run->nqueues);
+		goto out;
+	}
 	ep = epoll_over(fds, ptrs, nsrc);
 	for (;;) {
 		n = epoll_wait(ep, ev, (int)nsrc, -1);
@@ -124,8 +224,7 @@ static void *host_thread(void *arg)
 				/* Take the kick before looking: one that
 				 * lands while we work wakes us again. */
 				drain_fd(q->kick_fd);
-				while (run_host_step(q) > 0)
-					;
+				host_drain(q);
 				break;
 			case SRC_DEVICE:
 				dev->ops->async_drain(dev);
@@ -141,6 +240,7 @@ out:
 static void *guest_thread(void *arg)
 {
 	struct run *run = arg;
+	bool polling = run_polling(run);
 	struct epoll_event ev[SIM_MAX_QUEUES];
 	int fds[SIM_MAX_QUEUES], ep, n, i;
 	void *ptrs[SIM_MAX_QUEUES];
@@ -150,6 +250,7 @@ static void *guest_thread(void *arg)
 		fds[k] = run->queues[k].irq_fd;
 		ptrs[k] = &run->queues[k];
 	}
+	pin_thread(run, 0);
 	ep = epoll_over(fds, ptrs, run->nqueues);
 	for (;;) {
 		enum wl_step st = run_guest_round(run);
@@ -163,12 +264,17 @@ static void *guest_thread(void *arg)
 		 * interrupts (a count in the eventfd is never lost). */
 		if (atomic_load(&run->host_failed))
 			break;
+		if (polling) {
+			cpu_relax();
+			continue;
+		}
 		n = epoll_wait(ep, ev, SIM_MAX_QUEUES, -1);
 		if (n < 0 && errno != EINTR)
 			abort();
 		for (i = 0; i < n; i++)
 			drain_fd(((struct sim_queue *)ev[i].data.ptr)->irq_fd);
 	}
+	atomic_store_explicit(&run->guest_done, true, memory_order_release);
 	signal_fd(run->stop_fd);
 	close(ep);
 	return NULL;

@@ -659,7 +659,7 @@ END_TEST
 static void blk_config(struct sim_config *cfg, uint64_t seed, bool stepped,
 		       uint32_t queue_size, uint64_t requests)
 {
-	sim_config_default(cfg);
+	test_sim_config(cfg);
 	cfg->devices = SIM_DEV_BLK;
 	cfg->seed = seed;
 	cfg->stepped = stepped;

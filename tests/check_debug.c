@@ -83,7 +83,7 @@ static unsigned int count_lines_with(const char *text, const char *needle)
 static void stepped_config(struct sim_config *cfg, uint64_t seed,
 			   uint64_t requests)
 {
-	sim_config_default(cfg);
+	test_sim_config(cfg);
 	cfg->devices = SIM_DEV_NULL;
 	cfg->stepped = true;
 	cfg->seed = seed;
@@ -209,8 +209,12 @@ START_TEST(test_trace_contents)
 			  res.devs[0].kicks);
 	ck_assert_uint_eq(count_lines_with(t, " host null irq "),
 			  res.devs[0].interrupts);
-	ck_assert_uint_eq(count_lines_with(t, " guest null publish "),
+	/* Every kick follows a publication; suppression may skip some. */
+	ck_assert_uint_ge(count_lines_with(t, " guest null publish "),
 			  res.devs[0].kicks);
+	if (cfg.notify == VRING_NOTIFY_PLAIN)
+		ck_assert_uint_eq(count_lines_with(t, " guest null publish "),
+				  res.devs[0].kicks);
 	ck_assert_uint_eq(count_lines_with(t, " check "), 0);
 	ck_assert_ptr_nonnull(strstr(t, "1 step=1 guest null add head=0 "
 				     "ndesc=2 "));
@@ -230,7 +234,7 @@ START_TEST(test_trace_threaded)
 	FILE *f;
 
 	make_tmpdir();
-	sim_config_default(&cfg);
+	test_sim_config(&cfg);
 	cfg.devices = SIM_DEV_NULL;
 	cfg.requests = 20000;
 	cfg.trace_path = path_in_tmp("t");

@@ -265,7 +265,7 @@ START_TEST(test_examples_detect)
 	int stepped;
 
 	for (stepped = 0; stepped < 2; stepped++) {
-		sim_config_default(&cfg);
+		test_sim_config(&cfg);
 		cfg.devices = SIM_DEV_NULL;
 		cfg.requests = 3000;
 		cfg.seed = 77 + (uint64_t)_i;
@@ -309,20 +309,20 @@ START_TEST(test_cli_fault_queues)
 	char err[256];
 	FILE *devnull = fopen("/dev/null", "w");
 
-	sim_config_default(&cfg);
+	test_sim_config(&cfg);
 	ck_assert_int_eq(sim_parse_args(5, one, &cfg, devnull, err,
 					sizeof(err)), 0);
 	ck_assert_str_eq(cfg.faults[0].queue, "null");
-	sim_config_default(&cfg);
+	test_sim_config(&cfg);
 	ck_assert_int_eq(sim_parse_args(5, missing, &cfg, devnull, err,
 					sizeof(err)), 2);
 	ck_assert_ptr_nonnull(strstr(err, "this run has no queue blk"));
-	sim_config_default(&cfg);
+	test_sim_config(&cfg);
 	ck_assert_int_eq(sim_parse_args(7, ambiguous, &cfg, devnull, err,
 					sizeof(err)), 2);
 	ck_assert_ptr_nonnull(strstr(err, "name the queue, this run has blk, "
 				     "null"));
-	sim_config_default(&cfg);
+	test_sim_config(&cfg);
 	ck_assert_int_eq(sim_parse_args(3, typo, &cfg, devnull, err,
 					sizeof(err)), 2);
 	ck_assert_ptr_nonnull(strstr(err, "--fault 'desc[head].nxt=0@kick:1': "
@@ -345,7 +345,7 @@ START_TEST(test_campaign_stepped)
 	unsigned int c;
 	int ret;
 
-	sim_config_default(&cfg);
+	test_sim_config(&cfg);
 	cfg.campaign = 100 * flt_nclasses;
 	cfg.seed = 20261129;
 	cfg.stepped = true;
@@ -368,7 +368,7 @@ START_TEST(test_campaign_threaded)
 	FILE *out = open_memstream(&text, &len);
 	int ret;
 
-	sim_config_default(&cfg);
+	test_sim_config(&cfg);
 	cfg.campaign = 5 * flt_nclasses;
 	cfg.seed = 7;
 	cfg.json = true;
@@ -393,7 +393,7 @@ START_TEST(test_campaign_shards)
 	for (k = 1; k <= 3; k++) {
 		FILE *out = open_memstream(&text, &len);
 
-		sim_config_default(&cfg);
+		test_sim_config(&cfg);
 		cfg.campaign = 100;
 		cfg.seed = 3;
 		cfg.stepped = true;
@@ -432,7 +432,7 @@ START_TEST(test_recover_null)
 	char err[256];
 	unsigned int i;
 
-	sim_config_default(&cfg);
+	test_sim_config(&cfg);
 	cfg.devices = SIM_DEV_NULL;
 	cfg.requests = 20000;
 	cfg.chain_out = 2;
@@ -484,7 +484,7 @@ START_TEST(test_recover_blk)
 	char err[256];
 	unsigned int i;
 
-	sim_config_default(&cfg);
+	test_sim_config(&cfg);
 	cfg.devices = SIM_DEV_BLK;
 	cfg.requests = 20000;
 	cfg.disk_size = 4u << 20;
@@ -523,7 +523,7 @@ START_TEST(test_no_recover_ends_run)
 	struct sim_result res;
 	char err[256];
 
-	sim_config_default(&cfg);
+	test_sim_config(&cfg);
 	cfg.devices = SIM_DEV_NULL;
 	cfg.requests = 20000;
 	cfg.seed = 5;

@@ -20,6 +20,7 @@ int main(void)
 	srunner_add_suite(sr, faults_suite());
 	srunner_add_suite(sr, blk_suite());
 	srunner_add_suite(sr, net_suite());
+	srunner_add_suite(sr, notify_suite());
 	srunner_run_all(sr, CK_ENV);
 	failed = srunner_ntests_failed(sr);
 	run = srunner_ntests_run(sr);

@@ -5,6 +5,8 @@
 #include <check.h>
 
 #include "harness.h"
+#include "sim.h"
+#include "tests.h"
 
 void mock_ring_init(struct mock_ring *m, uint32_t num, uint32_t start_idx)
 {
@@ -34,4 +36,32 @@ void *mock_mem_snapshot(const struct mock_ring *m)
 int mock_mem_unchanged(const struct mock_ring *m, const void *snap)
 {
 	return memcmp(snap, m->mem.base, m->mem.size) == 0;
+}
+
+void test_sim_config(struct sim_config *cfg)
+{
+	const char *notify = getenv("VQSIM_TEST_NOTIFY");
+	const char *wait = getenv("VQSIM_TEST_WAIT");
+
+	sim_config_default(cfg);
+	if (notify && *notify) {
+		if (!strcmp(notify, "plain"))
+			cfg->notify = VRING_NOTIFY_PLAIN;
+		else if (!strcmp(notify, "flags"))
+			cfg->notify = VRING_NOTIFY_FLAGS;
+		else if (!strcmp(notify, "event-idx"))
+			cfg->notify = VRING_NOTIFY_EVENT_IDX;
+		else
+			ck_abort_msg("VQSIM_TEST_NOTIFY '%s': expected plain, flags or event-idx",
+				     notify);
+	}
+	if (wait && *wait) {
+		if (!strcmp(wait, "eventfd"))
+			cfg->wait = SIM_WAIT_EVENTFD;
+		else if (!strcmp(wait, "poll"))
+			cfg->wait = SIM_WAIT_POLL;
+		else
+			ck_abort_msg("VQSIM_TEST_WAIT '%s': expected eventfd or poll",
+				     wait);
+	}
 }

@@ -5,6 +5,15 @@
 
 #include <check.h>
 
+struct sim_config;
+
+/*
+ * sim_config_default, then the notification mode and the waiting of
+ * $VQSIM_TEST_NOTIFY (plain, flags, event-idx) and $VQSIM_TEST_WAIT
+ * (eventfd, poll) if set: how CI runs the whole suite in every mode.
+ */
+void test_sim_config(struct sim_config *cfg);
+
 Suite *ring_suite(void);
 Suite *guestdrv_suite(void);
 Suite *hostdev_suite(void);
@@ -14,5 +23,6 @@ Suite *decode_suite(void);
 Suite *faults_suite(void);
 Suite *blk_suite(void);
 Suite *net_suite(void);
+Suite *notify_suite(void);
 
 #endif
