@@ -207,3 +207,25 @@ fuzz: fuzz-build
 fuzz-regress: fuzz-build
 	@FUZZ_O=$(FUZZ_O) tests/fuzz/run regress \
 		$(foreach t,$(FUZZ_TARGETS),$(t):$(FUZZ_MAXLEN_$(t)))
+
+# ---- benchmark (issue 7) ----
+# `make bench` builds vqsim optimised and without sanitizers under
+# build/bench, with bench/floor (the minimal programs vqsim is held
+# against), and runs scripts/bench: one table on stdout, the same as JSON
+# in build/bench/bench.json.  BENCH_RUNS, BENCH_REQUESTS, ... size it (see
+# scripts/bench); the README's Benchmark section says how to read it.
+BENCH_O		:= build/bench
+
+.PHONY: bench bench-bins
+bench:
+	@$(MAKE) --no-print-directory O=$(BENCH_O) OPT=-O2 SAN= bench-bins
+	@VQSIM=$(BENCH_O)/vqsim FLOOR=$(BENCH_O)/floor BENCH_OUT=$(BENCH_O) \
+		scripts/bench
+
+bench-bins: $(O)/vqsim $(O)/floor
+	@:
+
+$(O)/floor: bench/floor.c
+	$(call say,CC,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) $(LDLIBS)
