@@ -108,9 +108,12 @@ struct gvq *gvq_create(void *pages, uint32_t num, uint32_t start_idx,
 	struct gvq *vq;
 
 	assert(vring_size_valid(num) && ops && ops->kick);
-	vq = calloc(1, sizeof(*vq));
+	/* Cache-line aligned and padded: the device's thread must not
+	 * share a line with our private state by accident of malloc. */
+	vq = aligned_alloc(64, (sizeof(*vq) + 63) & ~(size_t)63);
 	if (!vq)
 		return NULL;
+	memset(vq, 0, sizeof(*vq));
 	vring_init(&vq->vr, pages, num);
 	vq->ops = ops;
 	vq->ctx = ctx;

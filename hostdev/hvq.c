@@ -72,9 +72,12 @@ struct hvq *hvq_create(const struct vring_mem *mem, void *pages, uint32_t num,
 
 	assert(vring_size_valid(num) && ops && ops->interrupt);
 	assert(vring_mem_contains(mem, pages, VRING_BYTES));
-	vq = calloc(1, sizeof(*vq));
+	/* Cache-line aligned and padded: the driver's thread must not
+	 * share a line with our private state by accident of malloc. */
+	vq = aligned_alloc(64, (sizeof(*vq) + 63) & ~(size_t)63);
 	if (!vq)
 		return NULL;
+	memset(vq, 0, sizeof(*vq));
 	vring_init(&vq->vr, pages, num);
 	vq->mem = mem;
 	vq->ops = ops;
