@@ -141,13 +141,17 @@ static void emit(const struct hvq *vq, enum vring_event_type type,
 		 uint32_t idx, uint32_t head, uint32_t ndesc, uint64_t a,
 		 uint64_t b)
 {
-	struct vring_event ev = {
+	struct vring_event ev;
+
+	/* Most runs take no events: do not even build one. */
+	if (!vq->ops->event)
+		return;
+	ev = (struct vring_event){
 		.type = type, .idx = idx, .head = head, .ndesc = ndesc,
 		.a = a, .b = b,
 	};
 
-	if (vq->ops->event)
-		vq->ops->event(vq->ctx, &ev);
+	vq->ops->event(vq->ctx, &ev);
 }
 
 int hvq_reject(struct hvq *vq, enum hvq_err err, const char *n0, uint64_t v0,
