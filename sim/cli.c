@@ -22,7 +22,7 @@
 #define DEFAULT_DISK_SIZE	(64u << 20)
 #define DEFAULT_BLK_WORKERS	4u
 #define DEFAULT_BARRIER_EVERY	64u
-#define DEFAULT_SPIN_US		5u
+#define DEFAULT_SPIN_US		20u
 #define MAX_IO_SIZE		(16u << 10)	/* the blk workload's largest request */
 
 enum {
@@ -108,7 +108,7 @@ static const char usage_text[] =
 "                       flags; plain: always kick and interrupt)\n"
 "  --wait eventfd|poll  sleep on eventfd (default), or spin on the shared\n"
 "                       indices with no syscalls\n"
-"  --spin-us N          eventfd: spin this long before sleeping (default 5)\n"
+"  --spin-us N          eventfd: spin this long before sleeping (default 20)\n"
 "  --affinity           pin the guest and host threads to different CPUs\n"
 "  --io-size BYTES      blk: every read and write this size, aligned, in\n"
 "                       one buffer (a multiple of 512; default: random)\n"
