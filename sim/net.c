@@ -49,7 +49,15 @@ _Static_assert(F_HDR < NET_FRAME_MIN, "the header fits the smallest frame");
 /* A page of guest memory the guest sends from or receives into. */
 struct net_buf {
 	uint64_t gpa;
-	struct net_buf *next_free;
+	struct net_buf *next_free;	/* or the next to post again */
+	/*
+	 * Transmit only, for --recover: the frame in it, to post it again
+	 * as it was, and which chain it was on the ring since the ring's
+	 * last reset (the device takes them in that order).
+	 */
+	uint64_t seq;
+	uint32_t len, ndesc;
+	uint64_t post;
 };
 
 /* The peer's view of one guest: the far end of its socketpair. */
@@ -92,8 +100,19 @@ struct net_dev {
 	uint64_t tx, rx, rx_bytes;
 	uint64_t drop_no_buf, drop_tx;	/* why frames were lost */
 	uint64_t drop_oversize;		/* returned empty, so the guest knows */
+	uint64_t tx_used;		/* chains used since the ring's reset */
 	unsigned int nacts;		/* stepped: what async_ready found */
 	enum net_act acts[NET_MAX_ACTS];
+
+	/*
+	 * --recover: what the device had done with a queue when it reset
+	 * it, for the driver to settle what it took back.  Written by the
+	 * host in host_reset, before the reset_ack the guest acquires, and
+	 * read by the guest before it asks for the next reset of the queue:
+	 * so never both at once.
+	 */
+	_Alignas(64) uint64_t reset_tx_used;	/* tx chains used, in order */
+	uint64_t reset_rx, reset_rx_empty;	/* rx: frames, empties, all */
 
 	/*
 	 * Frames lost where the ring cannot show it (no receive buffer, a
@@ -115,8 +134,16 @@ struct net_dev {
 	uint32_t batch, tx_unkicked;
 	uint32_t rx_refill, rx_nfree;
 	bool rx_refilling, rearm;
+	bool woke_wire;			/* wire_done() woke the others */
 	uint64_t restart_races;
 	struct net_buf *tx_free, *rx_free;
+	/* --recover */
+	bool tx_settle, rx_settle;	/* a queue reset is to be settled */
+	struct net_buf *tx_taken;	/* taken back, not yet settled */
+	struct net_buf *resubmit;	/* not sent: to post again, by seq */
+	uint64_t tx_posted;		/* chains posted since the ring's reset */
+	uint64_t rx_lost_reset;		/* frames delivered, then reset away */
+	uint64_t rx_empty_reset;	/* empty returns likewise */
 	struct net_buf *bufs;		/* num tx slots, then num rx buffers */
 };
 
@@ -235,9 +262,20 @@ static void draw_shape(struct net_dev *nd)
 	nd->next_ndesc = rng_next(&nd->rng) & 1 ? 2 : 1;
 }
 
-/* Build frame number nd->sent in b; returns how many buffers it is in. */
-static unsigned int build_frame(struct net_dev *nd, const struct net_buf *b,
-				struct gvq_sg sg[2])
+/* The buffers frame b is posted in: one, or header and payload apart. */
+static unsigned int frame_sg(const struct net_buf *b, struct gvq_sg sg[2])
+{
+	if (b->ndesc == 1) {
+		sg[0] = (struct gvq_sg){ b->gpa, b->len };
+		return 1;
+	}
+	sg[0] = (struct gvq_sg){ b->gpa, F_HDR };
+	sg[1] = (struct gvq_sg){ b->gpa + F_HDR, b->len - F_HDR };
+	return 2;
+}
+
+/* Build frame number nd->sent, of the drawn shape, in b. */
+static void build_frame(struct net_dev *nd, struct net_buf *b)
 {
 	uint32_t len = nd->next_len;
 	uint8_t *f = guest_ptr(nd, b->gpa, len);
@@ -254,13 +292,9 @@ static unsigned int build_frame(struct net_dev *nd, const struct net_buf *b,
 	payload_fill(f + F_HDR, len - F_HDR,
 		     payload_key(nd->seed, nd->id, seq));
 	put_le32(f + F_CSUM, frame_csum(f, len));
-	if (nd->next_ndesc == 1) {
-		sg[0] = (struct gvq_sg){ b->gpa, len };
-		return 1;
-	}
-	sg[0] = (struct gvq_sg){ b->gpa, F_HDR };
-	sg[1] = (struct gvq_sg){ b->gpa + F_HDR, len - F_HDR };
-	return 2;
+	b->seq = seq;
+	b->len = len;
+	b->ndesc = nd->next_ndesc;
 }
 
 /*
@@ -306,6 +340,8 @@ static uint64_t accounted(const struct net_wire *w)
 
 	for (k = 0; k < w->nguests; k++)
 		n += w->guests[k]->rx_frames + w->guests[k]->rx_empty +
+		     w->guests[k]->rx_lost_reset +
+		     w->guests[k]->rx_empty_reset +
 		     atomic_load(&w->guests[k]->lost);
 	return n;
 }
@@ -317,17 +353,104 @@ static bool finished(const struct net_dev *nd)
 	       accounted(nd->wire) >= nd->requests * nd->wire->nguests;
 }
 
-/* A guest whose queue broke sends and receives no more: the frames the
- * others wait for from it will never come. */
-static bool wire_broken(const struct net_wire *w)
+static bool guest_broken(const struct net_dev *nd)
 {
+	return gvq_error(rx_vq(nd)) || gvq_error(tx_vq(nd));
+}
+
+/*
+ * A guest whose queue broke sends and receives no more: the frames the
+ * others wait for from it will never come.  Under --recover only our own
+ * broken queue stops us, until the reset the next round starts: another
+ * guest's will be reset too, and its frames will come.
+ */
+static bool stopped(const struct net_dev *nd)
+{
+	const struct net_wire *w = nd->wire;
 	unsigned int k;
 
+	if (nd->dev.run->cfg->recover)
+		return guest_broken(nd);
 	for (k = 0; k < w->nguests; k++)
-		if (gvq_error(w->guests[k]->rxq->gvq) ||
-		    gvq_error(w->guests[k]->txq->gvq))
+		if (guest_broken(w->guests[k]))
 			return true;
 	return false;
+}
+
+/*
+ * We are done, and the wire is: every frame is accounted for.  On threads
+ * the runner steps each workload in a burst, so another guest may have
+ * gone idle earlier in this round, before our burst reaped the frame that
+ * finished it too; no interrupt will come for that, and a round that ends
+ * in our WL_DONE is no progress, so the guest thread would sleep for ever.
+ * Wake it, once.  (Stepped, one step a round: the other guest looks again
+ * after our reaping step, as test_net_peer_lost_wakeup keeps honest.)
+ */
+static enum wl_step wire_done(struct net_dev *nd)
+{
+	struct run *run = nd->dev.run;
+	const struct net_wire *w = nd->wire;
+	unsigned int k;
+
+	if (nd->woke_wire || run->stepped)
+		return WL_DONE;
+	nd->woke_wire = true;
+	for (k = 0; k < w->nguests; k++)
+		if (w->guests[k] != nd)
+			run->wake_guest(w->guests[k]->rxq);
+	return WL_DONE;
+}
+
+static uint64_t sub_sat(uint64_t a, uint64_t b)
+{
+	return a > b ? a - b : 0;
+}
+
+/*
+ * After a reset of the transmit queue, settle the frames taken back.  The
+ * device takes chains in the order they were posted, and had used the
+ * first reset_tx_used of those posted since the ring's previous reset: those
+ * frames are on the wire (or counted lost), and are done; sending one again
+ * would deliver it twice.  A chain it was holding for a full tap is not
+ * among them: it let go of it unsent.  The rest go back on the ring in
+ * sequence order, ahead of any new frame, so that the receiver still sees
+ * each sender's frames in order.
+ */
+static void tx_settle(struct net_dev *nd)
+{
+	struct net_buf *b, *next, **p;
+
+	for (b = nd->tx_taken; b; b = next) {
+		next = b->next_free;
+		if (b->post < nd->reset_tx_used) {
+			nd->tx_done++;
+			b->next_free = nd->tx_free;
+			nd->tx_free = b;
+			continue;
+		}
+		for (p = &nd->resubmit; *p && (*p)->seq < b->seq;
+		     p = &(*p)->next_free)
+			;
+		b->next_free = *p;
+		*p = b;
+	}
+	nd->tx_taken = NULL;
+	nd->tx_settle = false;
+}
+
+/*
+ * After a reset of the receive queue: a frame the device had put in a
+ * buffer that we had not reaped when the reset came is lost with the ring.
+ * The device's totals at the reset, less what we reaped, are what all the
+ * resets so far lost; the buffers themselves were empty again, and posted
+ * again.  A device whose counts fall short of ours leaves none counted,
+ * and result() finds the disagreement.
+ */
+static void rx_settle(struct net_dev *nd)
+{
+	nd->rx_lost_reset = sub_sat(nd->reset_rx, nd->rx_frames);
+	nd->rx_empty_reset = sub_sat(nd->reset_rx_empty, nd->rx_empty);
+	nd->rx_settle = false;
 }
 
 /*
@@ -350,12 +473,21 @@ static enum wl_step net_guest_step(struct sim_device *dev)
 	bool can_add;
 	uint32_t len;
 
-	if (wire_broken(nd->wire))
+	/* The first step after a reset: both of its queues are ready. */
+	if (nd->tx_settle)
+		tx_settle(nd);
+	if (nd->rx_settle)
+		rx_settle(nd);
+	if (stopped(nd))
 		return WL_DONE;
 	if (nd->rearm) {
 		bool more;
 
 		nd->rearm = false;
+		/* Spin before re-enabling interrupts, as the null and blk
+		 * workloads do. */
+		if (run_guest_spin(&nd->dev))
+			return WL_PROGRESS;
 		more = gvq_restart(tx_vq(nd));
 		more |= gvq_restart(rx_vq(nd));
 		/*
@@ -364,7 +496,7 @@ static enum wl_step net_guest_step(struct sim_device *dev)
 		 * interrupt (regression: test_net_peer_lost_wakeup).
 		 */
 		if (!more)
-			return finished(nd) ? WL_DONE : WL_IDLE;
+			return finished(nd) ? wire_done(nd) : WL_IDLE;
 		nd->restart_races++;
 		return WL_PROGRESS;
 	}
@@ -412,26 +544,39 @@ static enum wl_step net_guest_step(struct sim_device *dev)
 		return WL_PROGRESS;
 	}
 
-	can_add = nd->sent < nd->requests && nd->tx_free &&
-		  gvq_num_free(tx_vq(nd)) >= nd->next_ndesc;
+	/* A frame a reset took back, unsent, goes before any new one. */
+	if (nd->resubmit) {
+		b = nd->resubmit;
+		can_add = gvq_num_free(tx_vq(nd)) >= b->ndesc;
+	} else {
+		b = nd->tx_free;
+		can_add = nd->sent < nd->requests && b &&
+			  gvq_num_free(tx_vq(nd)) >= nd->next_ndesc;
+	}
 	if (nd->tx_unkicked >= nd->batch || (nd->tx_unkicked && !can_add)) {
 		gvq_kick(tx_vq(nd));
 		nd->tx_unkicked = 0;
 		return WL_PROGRESS;
 	}
 	if (can_add) {
-		b = nd->tx_free;
-		n = build_frame(nd, b, sg);
+		if (b != nd->resubmit)
+			build_frame(nd, b);
+		n = frame_sg(b, sg);
 		if (gvq_net_add_tx(tx_vq(nd), sg, n, b))
 			return WL_DONE;		/* broken: room was checked */
-		nd->tx_free = b->next_free;
-		nd->sent++;
+		b->post = nd->tx_posted++;
+		if (b == nd->resubmit) {
+			nd->resubmit = b->next_free;
+		} else {
+			nd->tx_free = b->next_free;
+			nd->sent++;
+			draw_shape(nd);
+		}
 		nd->tx_unkicked++;
-		draw_shape(nd);
 		return WL_PROGRESS;
 	}
 	if (finished(nd))
-		return WL_DONE;
+		return wire_done(nd);
 	nd->rearm = true;
 	return WL_PROGRESS;
 }
@@ -450,9 +595,23 @@ static bool would_block(int e)
 }
 
 /*
+ * --recover: the driver has asked for a reset of q, or it is under way.
+ * The ring is then the driver's: it takes back what it posted (which
+ * rewrites descriptors) and then sets the ring up afresh.  Work that a
+ * kick starts waits in run_host_step; the wire's, here, must leave q
+ * alone too, or it would find the driver's rewrite and call it corrupt.
+ */
+static bool resetting(const struct sim_queue *q)
+{
+	return atomic_load_explicit(&q->reset_req, memory_order_acquire) !=
+	       q->host_epoch || run_queue_parked(q);
+}
+
+/*
  * Put the next frame on the wire: 1 if one left the ring (sent, or
- * dropped and counted), 0 if there is none or the tap is full (the chain
- * stays held, tx_blocked is set), -EIO if the queue broke.
+ * dropped and counted), 0 if there is none, the tap is full (the chain
+ * stays held, tx_blocked is set) or the queue is being reset, -EIO if the
+ * queue broke.
  */
 static int tx_one(struct net_dev *nd)
 {
@@ -461,6 +620,12 @@ static int tx_one(struct net_dev *nd)
 	struct msghdr msg = { .msg_iov = c->iov };
 	ssize_t n;
 
+	/* A frame held for a full tap waits for the reset, which forgets
+	 * it: the driver sends it again. */
+	if (resetting(nd->txq)) {
+		nd->tx_blocked = false;
+		return 0;
+	}
 	if (!nd->tx_held) {
 		int ret = net_dev_tx_pop(vq, c);
 
@@ -489,6 +654,7 @@ static int tx_one(struct net_dev *nd)
 			nd->tx++;
 	}
 	nd->tx_held = false;
+	nd->tx_used++;
 	hvq_add_used(vq, c->head, 0);
 	return 1;
 }
@@ -518,9 +684,10 @@ static int rx_one(struct net_dev *nd, bool *lost)
 	struct hvq *vq = nd->rxq->hvq;
 	struct hvq_chain *c = &nd->rx_chain;
 	struct msghdr msg = { .msg_iov = c->iov };
+	bool reset = resetting(nd->rxq);
 	ssize_t n;
 
-	if (!nd->rx_held && !hvq_error(vq)) {
+	if (!nd->rx_held && !hvq_error(vq) && !reset) {
 		int ret = net_dev_rx_pop(vq, c);
 
 		if (ret < 0) {
@@ -529,7 +696,10 @@ static int rx_one(struct net_dev *nd, bool *lost)
 		}
 		nd->rx_held = ret > 0;
 	}
-	if (!nd->rx_held) {
+	/* A queue being reset has no buffers (a buffer held from before
+	 * is the driver's again): a frame that comes meanwhile is dropped,
+	 * as by a NIC in reset, and counted. */
+	if (!nd->rx_held || reset) {
 		n = recv(nd->tap, NULL, 0, MSG_DONTWAIT | MSG_TRUNC);
 		if (n <= 0)
 			return 0;
@@ -801,6 +971,66 @@ static void net_async_step(struct sim_device *dev, unsigned int i)
 	}
 }
 
+/* ---- --recover ---- */
+
+/*
+ * The guest's half: take back every chain posted on q.  Receive buffers
+ * are empty as far as we are concerned, and go back to be posted again.
+ * Transmit frames wait for the device's half to tell which it sent (see
+ * tx_settle); until the reset is over the device is not stepped, and no
+ * buffer taken back is touched.
+ */
+static void net_guest_reset(struct sim_device *dev, struct sim_queue *q)
+{
+	struct net_dev *nd = (struct net_dev *)dev;
+	struct net_buf *b;
+
+	if (q == nd->txq) {
+		/* Never two resets of a ring in one settlement. */
+		if (nd->tx_settle)
+			tx_settle(nd);
+		while ((b = gvq_detach_unused(q->gvq))) {
+			b->next_free = nd->tx_taken;
+			nd->tx_taken = b;
+		}
+		nd->tx_posted = 0;
+		nd->tx_unkicked = 0;
+		nd->tx_settle = true;
+	} else {
+		if (nd->rx_settle)
+			rx_settle(nd);
+		while ((b = gvq_detach_unused(q->gvq))) {
+			b->next_free = nd->rx_free;
+			nd->rx_free = b;
+			nd->rx_nfree++;
+		}
+		nd->rx_refilling = false;
+		nd->rx_settle = true;
+	}
+	nd->rearm = false;
+}
+
+/*
+ * The device's half, on the host thread: forget what it holds of q (a
+ * frame waiting for room on the tap, a receive buffer kept for the next
+ * frame) and hand over its counts for the driver to settle with.
+ */
+static void net_host_reset(struct sim_device *dev, struct sim_queue *q)
+{
+	struct net_dev *nd = (struct net_dev *)dev;
+
+	if (q == nd->txq) {
+		nd->tx_held = false;
+		nd->tx_blocked = false;
+		nd->reset_tx_used = nd->tx_used;
+		nd->tx_used = 0;
+	} else {
+		nd->rx_held = false;
+		nd->reset_rx = nd->rx;
+		nd->reset_rx_empty = nd->drop_oversize;
+	}
+}
+
 /* ---- setup and the summary ---- */
 
 static void net_result(struct sim_device *dev, struct sim_dev_result *r)
@@ -824,12 +1054,13 @@ static void net_result(struct sim_device *dev, struct sim_dev_result *r)
 	r->tx = nd->tx;
 	r->rx = nd->rx_ok;
 	r->dropped = atomic_load(&nd->lost) + nd->drop_oversize;
-	/* And the guest saw exactly what the device did: a device that gave
-	 * a frame back empty without dropping it cannot pass for one that
-	 * dropped it. */
+	r->lost_in_reset = nd->rx_lost_reset;
+	/* And the guest saw exactly what the device did, but for what the
+	 * resets took: a device that gave a frame back empty without
+	 * dropping it cannot pass for one that dropped it. */
 	r->verified = !nd->mismatches && nd->tx_done == nd->requests &&
-		      nd->rx_frames == nd->rx &&
-		      nd->rx_empty == nd->drop_oversize &&
+		      nd->rx_frames + nd->rx_lost_reset == nd->rx &&
+		      nd->rx_empty + nd->rx_empty_reset == nd->drop_oversize &&
 		      sent == nd->requests * w->nguests &&
 		      sent == accounted(w);
 }
@@ -864,6 +1095,8 @@ static const struct sim_device_ops net_ops = {
 	.start = net_start,
 	.stop = net_stop,
 	.async_drain = net_async_drain,
+	.guest_reset = net_guest_reset,
+	.host_reset = net_host_reset,
 	.result = net_result,
 	.destroy = net_destroy,
 };

@@ -54,10 +54,15 @@ void sim_print_summary(FILE *f, const struct sim_result *res)
 				"  barriers %" PRIu64 "  ioerr %" PRIu64
 				"  unsupp %" PRIu64 "\n", d->reads, d->writes,
 				d->barriers, d->ioerr, d->unsupp);
-		if (!strncmp(d->name, "net", 3))
+		if (!strncmp(d->name, "net", 3)) {
 			fprintf(f, "        tx %" PRIu64 "  rx %" PRIu64
-				"  dropped %" PRIu64 "\n", d->tx, d->rx,
-				d->dropped);
+				"  dropped %" PRIu64, d->tx, d->rx, d->dropped);
+			/* Only --recover loses frames so. */
+			if (d->lost_in_reset)
+				fprintf(f, "  lost in reset %" PRIu64,
+					d->lost_in_reset);
+			fputc('\n', f);
+		}
 		if (d->mismatches)
 			fprintf(f, "        %" PRIu64 " completions did not "
 				"match what was sent\n", d->mismatches);
@@ -120,8 +125,9 @@ void sim_print_json(FILE *f, const struct sim_result *res)
 				d->ioerr, d->unsupp);
 		if (!strncmp(d->name, "net", 3))
 			fprintf(f, ", \"tx\": %" PRIu64 ", \"rx\": %" PRIu64
-				", \"dropped\": %" PRIu64, d->tx, d->rx,
-				d->dropped);
+				", \"dropped\": %" PRIu64
+				", \"lost_in_reset\": %" PRIu64, d->tx, d->rx,
+				d->dropped, d->lost_in_reset);
 		fputc('}', f);
 	}
 	fputs("], \"detections\": [", f);

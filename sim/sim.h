@@ -107,8 +107,9 @@ struct sim_dev_result {
 	/* blk only */
 	uint64_t reads, writes, barriers, ioerr, unsupp;
 	/* net only: frames sent, received intact, dropped for want of a
-	 * receive buffer */
-	uint64_t tx, rx, dropped;
+	 * receive buffer; and (--recover) delivered into a receive buffer
+	 * that a reset then took back unread */
+	uint64_t tx, rx, dropped, lost_in_reset;
 	bool verified;
 };
 
