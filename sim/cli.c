@@ -143,6 +143,59 @@ static const char usage_text[] =
 "Exit status: 0 all verified, 1 a check fired or verification failed,\n"
 "2 usage error.\n";
 
+static const char *const notify_names[] = {
+	[VRING_NOTIFY_PLAIN] = "plain",
+	[VRING_NOTIFY_FLAGS] = "flags",
+	[VRING_NOTIFY_EVENT_IDX] = "event-idx",
+};
+
+static const char *const wait_names[] = {
+	[SIM_WAIT_EVENTFD] = "eventfd",
+	[SIM_WAIT_POLL] = "poll",
+};
+
+/* The index of name in names[0, n), or -1. */
+static int name_index(const char *const *names, unsigned int n,
+		      const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(names[i], name))
+			return (int)i;
+	return -1;
+}
+
+const char *sim_notify_name(enum vring_notify notify)
+{
+	return notify_names[notify];
+}
+
+int sim_notify_parse(const char *name, enum vring_notify *notify)
+{
+	int i = name_index(notify_names, 3, name);
+
+	if (i < 0)
+		return -1;
+	*notify = (enum vring_notify)i;
+	return 0;
+}
+
+const char *sim_wait_name(enum sim_wait wait)
+{
+	return wait_names[wait];
+}
+
+int sim_wait_parse(const char *name, enum sim_wait *wait)
+{
+	int i = name_index(wait_names, 2, name);
+
+	if (i < 0)
+		return -1;
+	*wait = (enum sim_wait)i;
+	return 0;
+}
+
 void sim_config_default(struct sim_config *cfg)
 {
 	struct timespec ts;
@@ -358,23 +411,13 @@ bad_chain:
 			cfg->batch = (uint32_t)v;
 			break;
 		case OPT_NOTIFY:
-			if (!strcmp(optarg, "plain"))
-				cfg->notify = VRING_NOTIFY_PLAIN;
-			else if (!strcmp(optarg, "flags"))
-				cfg->notify = VRING_NOTIFY_FLAGS;
-			else if (!strcmp(optarg, "event-idx"))
-				cfg->notify = VRING_NOTIFY_EVENT_IDX;
-			else
+			if (sim_notify_parse(optarg, &cfg->notify))
 				return usage_error(err, errlen,
 					"--notify '%s': expected plain, flags or event-idx",
 					optarg);
 			break;
 		case OPT_WAIT:
-			if (!strcmp(optarg, "eventfd"))
-				cfg->wait = SIM_WAIT_EVENTFD;
-			else if (!strcmp(optarg, "poll"))
-				cfg->wait = SIM_WAIT_POLL;
-			else
+			if (sim_wait_parse(optarg, &cfg->wait))
 				return usage_error(err, errlen,
 					"--wait '%s': expected eventfd or poll",
 					optarg);

@@ -36,6 +36,9 @@ void sim_print_summary(FILE *f, const struct sim_result *res)
 	fprintf(f, "vqsim: seed %" PRIu64 ", %s", res->seed, res->runner);
 	if (!strcmp(res->runner, "stepped"))
 		fprintf(f, ", %" PRIu64 " steps", res->steps);
+	else
+		fprintf(f, ", wait %s", res->wait);
+	fprintf(f, ", notify %s", res->notify);
 	fprintf(f, ", %" PRIu64 " restarts found more work\n",
 		res->restart_races);
 	for (i = 0; i < res->ndevs; i++) {
@@ -100,9 +103,11 @@ void sim_print_json(FILE *f, const struct sim_result *res)
 
 	/* Every string here is one of our own identifiers: no escaping. */
 	fprintf(f, "{\"ok\": %s, \"seed\": %" PRIu64 ", \"runner\": \"%s\", "
+		"\"notify\": \"%s\", \"wait\": \"%s\", "
 		"\"steps\": %" PRIu64 ", \"stalled\": %s, "
 		"\"restart_races\": %" PRIu64 ", \"devices\": [",
-		res->ok ? "true" : "false", res->seed, res->runner, res->steps,
+		res->ok ? "true" : "false", res->seed, res->runner,
+		res->notify, res->wait, res->steps,
 		res->stalled ? "true" : "false", res->restart_races);
 	for (i = 0; i < res->ndevs; i++) {
 		const struct sim_dev_result *d = &res->devs[i];

@@ -546,6 +546,9 @@ int run_finish(struct run *run, struct sim_result *res)
 	res->elapsed_s = (double)ns_since(&run->t0) / 1e9;
 	res->seed = cfg->seed;
 	res->runner = run->stepped ? "stepped" : "threaded";
+	res->notify = sim_notify_name(run->cfg->notify);
+	/* The stepped runner schedules wake-ups itself: it has no --wait. */
+	res->wait = run->stepped ? "none" : sim_wait_name(run->cfg->wait);
 	res->steps = run->step;
 	res->stalled = run->stalled;
 	for (i = 0; i < run->nqueues; i++)

@@ -129,6 +129,7 @@ struct sim_result {
 	bool ok;
 	uint64_t seed;
 	const char *runner;		/* "threaded" or "stepped" */
+	const char *notify, *wait;	/* the modes run, by name */
 	uint64_t steps;			/* stepped: scheduler steps taken */
 	bool stalled;			/* stepped: both sides waited forever */
 	uint64_t restart_races;		/* restarts that found new used */
@@ -151,6 +152,13 @@ unsigned int sim_queue_names(const struct sim_config *cfg,
 			     const char *names[SIM_MAX_QUEUES]);
 
 /* Defaults for everything, with a seed that differs from run to run. */
+/* The --notify and --wait words: name to value (0, or -1 if unknown)
+ * and back. */
+const char *sim_notify_name(enum vring_notify notify);
+int sim_notify_parse(const char *name, enum vring_notify *notify);
+const char *sim_wait_name(enum sim_wait wait);
+int sim_wait_parse(const char *name, enum sim_wait *wait);
+
 void sim_config_default(struct sim_config *cfg);
 
 /*

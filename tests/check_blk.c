@@ -724,6 +724,26 @@ START_TEST(test_blk_run_sizes)
 }
 END_TEST
 
+/*
+ * --io-size: every read and write moves exactly that many bytes, so the
+ * bytes the device wrote are the reads' data plus one status byte per
+ * request (the error requests write none but their status).
+ */
+START_TEST(test_blk_io_size)
+{
+	struct sim_config cfg;
+	struct sim_result res;
+
+	blk_config(&cfg, 11, _i, 64, 4000);
+	cfg.io_size = 4096;
+	cfg.barrier_every = 0;
+	expect_blk_ok(&cfg, &res);
+	ck_assert_uint_eq(res.devs[0].barriers, 0);
+	ck_assert_uint_eq(res.devs[0].bytes,
+			  res.devs[0].reads * 4096 + cfg.requests);
+}
+END_TEST
+
 /* Every free-running index crosses 2^32 during the run. */
 START_TEST(test_blk_index_wrap)
 {
@@ -1114,6 +1134,7 @@ Suite *blk_suite(void)
 	tc = tcase_create("run");
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, test_blk_run_sizes, 0, 2 * NSIZES);
+	tcase_add_loop_test(tc, test_blk_io_size, 0, 2);
 	tcase_add_loop_test(tc, test_blk_index_wrap, 0, 2);
 	tcase_add_loop_test(tc, test_blk_barrier_extremes, 0, 2);
 	tcase_add_loop_test(tc, test_blk_disk_file, 0, 2);

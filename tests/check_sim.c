@@ -70,6 +70,29 @@ START_TEST(test_cli_defaults_and_values)
 			 0);
 	ck_assert_uint_eq(cfg.chain_out, 0);
 	ck_assert_int_eq(parse(&cfg, err, sizeof(err), "--help", (char *)NULL), 1);
+
+	/* Issue 7's options: the defaults, then each value. */
+	ck_assert_int_eq(parse(&cfg, err, sizeof(err), (char *)NULL), 0);
+	ck_assert_int_eq(cfg.notify, VRING_NOTIFY_FLAGS);
+	ck_assert_int_eq(cfg.wait, SIM_WAIT_EVENTFD);
+	ck_assert_uint_eq(cfg.spin_us, 20);
+	ck_assert(!cfg.affinity);
+	ck_assert_uint_eq(cfg.io_size, 0);
+	ck_assert_int_eq(parse(&cfg, err, sizeof(err), "--notify", "event-idx",
+			       "--wait", "poll", "--spin-us", "0",
+			       "--affinity", "--io-size", "4096",
+			       (char *)NULL), 0);
+	ck_assert_int_eq(cfg.notify, VRING_NOTIFY_EVENT_IDX);
+	ck_assert_int_eq(cfg.wait, SIM_WAIT_POLL);
+	ck_assert_uint_eq(cfg.spin_us, 0);
+	ck_assert(cfg.affinity);
+	ck_assert_uint_eq(cfg.io_size, 4096);
+	ck_assert_int_eq(parse(&cfg, err, sizeof(err), "--notify", "plain",
+			       "--wait", "eventfd", (char *)NULL), 0);
+	ck_assert_int_eq(cfg.notify, VRING_NOTIFY_PLAIN);
+	ck_assert_int_eq(cfg.wait, SIM_WAIT_EVENTFD);
+	ck_assert_str_eq(sim_notify_name(VRING_NOTIFY_EVENT_IDX), "event-idx");
+	ck_assert_str_eq(sim_wait_name(SIM_WAIT_POLL), "poll");
 }
 END_TEST
 
@@ -94,6 +117,15 @@ static const struct {
 	{ "--start-index", "4294967296", "--start-index" },
 	{ "--batch", "0", "--batch" },
 	{ "--guest-mem", "0", "--guest-mem" },
+	{ "--notify", "lazy", "--notify 'lazy'" },
+	{ "--notify", "", "--notify" },
+	{ "--wait", "spin", "--wait 'spin'" },
+	{ "--spin-us", "1000001", "--spin-us" },
+	{ "--spin-us", "-1", "--spin-us" },
+	{ "--io-size", "1000", "--io-size '1000'" },
+	{ "--io-size", "0", "--io-size" },
+	{ "--io-size", "32768", "--io-size" },
+	{ "--affinity=1", NULL, "--affinity takes no value" },
 	{ "--device", "floppy", "floppy" },
 	{ "--frobnicate", NULL, "--frobnicate" },
 	{ "-x", NULL, "-x" },
@@ -297,6 +329,8 @@ START_TEST(test_binary_json)
 	ck_assert_ptr_eq(strchr(out, '\n'), out + strlen(out) - 1);
 	ck_assert_ptr_nonnull(strstr(out, "\"ok\": true"));
 	ck_assert_ptr_nonnull(strstr(out, "\"seed\": 99,"));
+	ck_assert_ptr_nonnull(strstr(out, "\"notify\": \"flags\""));
+	ck_assert_ptr_nonnull(strstr(out, "\"wait\": \"eventfd\""));
 	ck_assert_ptr_nonnull(strstr(out, "\"name\": \"null\""));
 	ck_assert_ptr_nonnull(strstr(out, "\"queue_size\": 256"));
 	ck_assert_ptr_nonnull(strstr(out, "\"completed\": 4321,"));

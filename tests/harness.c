@@ -44,24 +44,10 @@ void test_sim_config(struct sim_config *cfg)
 	const char *wait = getenv("VQSIM_TEST_WAIT");
 
 	sim_config_default(cfg);
-	if (notify && *notify) {
-		if (!strcmp(notify, "plain"))
-			cfg->notify = VRING_NOTIFY_PLAIN;
-		else if (!strcmp(notify, "flags"))
-			cfg->notify = VRING_NOTIFY_FLAGS;
-		else if (!strcmp(notify, "event-idx"))
-			cfg->notify = VRING_NOTIFY_EVENT_IDX;
-		else
-			ck_abort_msg("VQSIM_TEST_NOTIFY '%s': expected plain, flags or event-idx",
-				     notify);
-	}
-	if (wait && *wait) {
-		if (!strcmp(wait, "eventfd"))
-			cfg->wait = SIM_WAIT_EVENTFD;
-		else if (!strcmp(wait, "poll"))
-			cfg->wait = SIM_WAIT_POLL;
-		else
-			ck_abort_msg("VQSIM_TEST_WAIT '%s': expected eventfd or poll",
-				     wait);
-	}
+	if (notify && *notify && sim_notify_parse(notify, &cfg->notify))
+		ck_abort_msg("VQSIM_TEST_NOTIFY '%s': expected plain, flags or event-idx",
+			     notify);
+	if (wait && *wait && sim_wait_parse(wait, &cfg->wait))
+		ck_abort_msg("VQSIM_TEST_WAIT '%s': expected eventfd or poll",
+			     wait);
 }
