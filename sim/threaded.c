@@ -183,28 +183,29 @@ static void *host_thread(void *arg)
 	void *ptrs[2 * SIM_MAX_QUEUES + 1];
 	int fds[2 * SIM_MAX_QUEUES + 1], ep, n, i;
 	struct epoll_event ev[2 * SIM_MAX_QUEUES + 1];
-	unsigned int k, nsrc = 0;
+	unsigned int k, ndev, nsrc = 0;
 
-	for (k = 0; k < run->nqueues; k++) {
-		src[nsrc] = (struct host_src){ SRC_QUEUE, &run->queues[k] };
-		fds[nsrc++] = run->queues[k].kick_fd;
-	}
+	pin_thread(run, 1);
+	/* The devices' own fds first: polling waits on those alone. */
 	for (k = 0; k < run->ndevices; k++) {
 		if (run->devices[k]->async_fd < 0)
 			continue;
 		src[nsrc] = (struct host_src){ SRC_DEVICE, run->devices[k] };
 		fds[nsrc++] = run->devices[k]->async_fd;
 	}
+	ndev = nsrc;
+	for (k = 0; k < run->nqueues; k++) {
+		src[nsrc] = (struct host_src){ SRC_QUEUE, &run->queues[k] };
+		fds[nsrc++] = run->queues[k].kick_fd;
+	}
 	src[nsrc] = (struct host_src){ SRC_STOP, NULL };
 	fds[nsrc++] = run->stop_fd;
 	for (k = 0; k < nsrc; k++)
 		ptrs[k] = &src[k];
-	pin_thread(run, 1);
 	if (run_polling(run)) {
-		/* Only the devices' own fds: kicks are not waited for. */
-		ep = epoll_over(fds + run->nqueues, ptrs + run->nqueues,
-				nsrc - 1 - run->nqueues);
-		host_poll(run, ep, nsrc - 1 > run->nqueues);
+		/* Kicks are not waited for, and the end is guest_done. */
+		ep = epoll_over(fds, ptrs, ndev);
+		host_poll(run, ep, ndev > 0);
 		goto out;
 	}
 	ep = epoll_over(fds, ptrs, nsrc);
@@ -246,11 +247,11 @@ static void *guest_thread(void *arg)
 	void *ptrs[SIM_MAX_QUEUES];
 	unsigned int k;
 
+	pin_thread(run, 0);
 	for (k = 0; k < run->nqueues; k++) {
 		fds[k] = run->queues[k].irq_fd;
 		ptrs[k] = &run->queues[k];
 	}
-	pin_thread(run, 0);
 	ep = epoll_over(fds, ptrs, run->nqueues);
 	for (;;) {
 		enum wl_step st = run_guest_round(run);
