@@ -110,11 +110,11 @@ int hvq_notify(struct hvq *vq);
 /*
  * Kicks while the device drains the ring: hvq_disable_notify when a kick
  * wakes it (it is taking everything anyway), hvq_restart before it sleeps
- * again, which re-enables them and returns 1 if chains arrived meanwhile
- * (as hvq_avail_moved: drain them, do not sleep), 0 if it is safe to sleep, also on a broken
- * queue (nothing will be taken from it).  Whoever disables must restart:
- * work done without a kick (chains taken as frames arrive) leaves the
- * hint alone.
+ * again, which re-enables them and returns 1 if chains were published
+ * meanwhile (as hvq_avail_moved: drain them, do not sleep), 0 if it is
+ * safe to sleep, also on a broken queue (nothing will be taken from it).
+ * Whoever disables must restart: work done without a kick (chains taken
+ * as frames arrive) leaves the hint alone.
  */
 void hvq_disable_notify(struct hvq *vq);
 int hvq_restart(struct hvq *vq);

@@ -516,7 +516,7 @@ enum vring_event_type {
 	VRING_EV_INTERRUPT,	/* device: interrupted the driver (idx: used idx) */
 	VRING_EV_GET_BUF,	/* driver: reaped head, a bytes, at used idx */
 	VRING_EV_DETACH,	/* driver: freed head's ndesc descriptors */
-	VRING_EV_RESTART,	/* driver: re-armed; a = 1 if more had arrived */
+	VRING_EV_RESTART,	/* either: re-armed; a = 1 if more had arrived */
 	VRING_EV_CHECK,		/* either: a check fired (det) */
 };
 
