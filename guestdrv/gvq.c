@@ -424,8 +424,7 @@ int gvq_restart(struct gvq *vq)
 		 */
 		smp_mb();
 	}
-	more = vq->last_used_idx != vq->used_idx_seen ||
-	       vring_used_idx_acquire(&vq->vr) != vq->last_used_idx;
+	more = gvq_used_pending(vq);
 	/* Reaping again at once: take back the "interrupt me". */
 	if (more && vq->cb_enabled && !vq->polling)
 		disable_cb(vq);

@@ -862,12 +862,8 @@ static void complete_done(struct blk_dev *d)
 	}
 	/* The kicks for what waited behind the barrier were taken while
 	 * it ran: pop it now, as if they had just arrived. */
-	if (d->stepped) {
-		/* Draining again: a re-arm still pending would put the
-		 * host back to sleep with the queue half taken. */
-		q->host_active = true;
-		q->host_rearm = false;
-	}
+	if (d->stepped)
+		run_host_resume(q);
 	else
 		while (blk_host_step(&d->dev, q) > 0)
 			;

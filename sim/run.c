@@ -304,22 +304,32 @@ int run_host_step(struct sim_queue *q)
 	return q->dev->ops->host_step(q->dev, q);
 }
 
+/* May the device write q's hint words?  Not while a reset is asked for
+ * or the queue is parked: the pages are the driver's to re-initialise. */
+static bool host_owns_hints(const struct sim_queue *q)
+{
+	return q->host_epoch == atomic_load_explicit(&q->reset_req,
+						     memory_order_acquire) &&
+	       !run_queue_parked(q);
+}
+
+void run_host_resume(struct sim_queue *q)
+{
+	/* Draining again: a re-arm still pending would put the host back
+	 * to sleep with the queue half taken. */
+	q->host_active = true;
+	q->host_rearm = false;
+}
+
 void run_host_woken(struct sim_queue *q)
 {
-	if (q->host_epoch == atomic_load_explicit(&q->reset_req,
-						  memory_order_acquire) &&
-	    !run_queue_parked(q))
+	if (host_owns_hints(q))
 		hvq_disable_notify(q->hvq);
 }
 
 int run_host_restart(struct sim_queue *q)
 {
-	/* A parked queue's pages are the driver's to re-initialise. */
-	if (q->host_epoch != atomic_load_explicit(&q->reset_req,
-						  memory_order_acquire) ||
-	    run_queue_parked(q))
-		return 0;
-	return hvq_restart(q->hvq);
+	return host_owns_hints(q) ? hvq_restart(q->hvq) : 0;
 }
 
 bool run_polling(const struct run *run)

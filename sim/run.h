@@ -169,6 +169,10 @@ int run_host_step(struct sim_queue *q);
  * (hvq_disable_notify), unless q is parked for a reset. */
 void run_host_woken(struct sim_queue *q);
 
+/* Stepped: the device has work on q that no kick announced (a barrier
+ * completed, and what waited behind it can be taken): drain q now. */
+void run_host_resume(struct sim_queue *q);
+
 /* The host's step before it sleeps after draining q: re-enable kicks and
  * return 1 if q has work after all (see hvq_restart). */
 int run_host_restart(struct sim_queue *q);
