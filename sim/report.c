@@ -85,6 +85,17 @@ void sim_print_summary(FILE *f, const struct sim_result *res)
 		print_values(f, &d->det, false);
 		fputs(")\n", f);
 	}
+	for (i = 0; i < res->nfaults; i++) {
+		fprintf(f, "  fault %s: ", res->fault_spec[i]);
+		if (res->fault_applied[i])
+			fputs("applied\n", f);
+		else if (res->fault_moments[i] < res->fault_due[i])
+			fprintf(f, "NOT applied, its queue made %" PRIu64
+				" such publications\n", res->fault_moments[i]);
+		else
+			fputs("NOT applied, nothing to change at that "
+			      "moment\n", f);
+	}
 	if (res->resets)
 		fprintf(f, "  %" PRIu64 " queue reset%s (--recover)\n",
 			res->resets, res->resets == 1 ? "" : "s");
@@ -149,6 +160,13 @@ void sim_print_json(FILE *f, const struct sim_result *res)
 		print_values(f, &d->det, true);
 		fputs("}}", f);
 	}
+	fputs("], \"faults\": [", f);
+	for (i = 0; i < res->nfaults; i++)
+		fprintf(f, "%s{\"spec\": \"%s\", \"applied\": %s, "
+			"\"publications\": %" PRIu64 "}", i ? ", " : "",
+			res->fault_spec[i],
+			res->fault_applied[i] ? "true" : "false",
+			res->fault_moments[i]);
 	fprintf(f, "], \"resets\": %" PRIu64 ", \"elapsed_s\": %.6f}\n",
 		res->resets, res->elapsed_s);
 }

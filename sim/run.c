@@ -572,8 +572,21 @@ int run_finish(struct run *run, struct sim_result *res)
 		run->trace_file = NULL;
 	}
 
-	memcpy(res->fault_applied, run->fault_applied,
-	       sizeof(res->fault_applied));
+	res->nfaults = cfg->nfaults;
+	for (i = 0; i < cfg->nfaults; i++) {
+		const struct flt_spec *f = &cfg->faults[i];
+		unsigned int k;
+
+		flt_format(f, res->fault_spec[i], sizeof(res->fault_spec[i]));
+		res->fault_applied[i] = run->fault_applied[i];
+		res->fault_due[i] = f->n;
+		for (k = 0; k < run->nqueues; k++)
+			if (!strcmp(run->queues[k].name, f->queue))
+				res->fault_moments[i] =
+					f->moment == FLT_AT_KICK ?
+					run->queues[k].avail_pubs :
+					run->queues[k].used_pubs;
+	}
 	res->ok = !run->stalled;
 	for (i = 0; i < run->ndevices; i++) {
 		struct sim_device *dev = run->devices[i];

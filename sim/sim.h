@@ -137,9 +137,15 @@ struct sim_result {
 	struct sim_dev_result devs[SIM_MAX_QUEUES];
 	unsigned int ndetections;
 	struct sim_detection detections[SIM_MAX_DETECTIONS];
-	/* For each of cfg->faults: did its moment come, and could it be
-	 * resolved (a head.N past the chain's end cannot)? */
+	/* For each of cfg->faults: its text, whether its moment came and it
+	 * could be resolved (a head.N past the chain's end cannot), and how
+	 * many publications of its kind (kicks or irqs) its queue made against
+	 * the one it was due at, so a fault that never came says how far the
+	 * run got. */
+	unsigned int nfaults;
+	char fault_spec[SIM_MAX_FAULTS][FLT_SPEC_LEN];
 	bool fault_applied[SIM_MAX_FAULTS];
+	uint64_t fault_moments[SIM_MAX_FAULTS], fault_due[SIM_MAX_FAULTS];
 	/* --recover: queue resets done, one per detection recovered from;
 	 * those detections are in detections[] with recovered set. */
 	uint64_t resets;

@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <signal.h>
@@ -332,6 +333,75 @@ START_TEST(test_cli_fault_queues)
 END_TEST
 
 /*
+ * Every fault is reported: applied, or why not (its moment never came,
+ * and how far its queue got; or there was nothing to change then), in
+ * the summary and in the JSON.  A fault that silently did nothing would
+ * make a passing run look like a proof.
+ */
+START_TEST(test_fault_report)
+{
+	static const char *const spec[] = {
+		"null:desc[head].len=0@kick:3",
+		"null:desc[head].len=0@kick:100000",
+		"null:desc[head.5].len=0@kick:2",
+	};
+	struct sim_config cfg;
+	struct sim_result res;
+	char err[256], *buf = NULL;
+	size_t len = 0;
+	unsigned int k;
+	FILE *f;
+
+	test_sim_config(&cfg);
+	cfg.devices = SIM_DEV_NULL;
+	cfg.requests = 200;
+	cfg.seed = 5;
+	cfg.stepped = true;
+	cfg.nfaults = 3;
+	for (k = 0; k < 3; k++)
+		ck_assert_msg(flt_parse(spec[k], &cfg.faults[k], err,
+					sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(sim_run(&cfg, &res), 0);
+	ck_assert_uint_eq(res.nfaults, 3);
+	ck_assert(res.fault_applied[0]);
+	ck_assert(!res.fault_applied[1]);
+	ck_assert(!res.fault_applied[2]);
+	/* The first fault broke the queue within a few kicks. */
+	ck_assert_uint_ge(res.fault_moments[0], 3);
+	ck_assert_uint_lt(res.fault_moments[1], 100);
+	ck_assert_uint_ge(res.fault_moments[2], 2);
+	ck_assert_uint_eq(res.fault_due[1], 100000);
+
+	f = open_memstream(&buf, &len);
+	sim_print_summary(f, &res);
+	fclose(f);
+	ck_assert_ptr_nonnull(strstr(buf, "fault null:desc[head].len=0@kick:3"
+				     ": applied\n"));
+	snprintf(err, sizeof(err), "fault null:desc[head].len=0@kick:100000: "
+		 "NOT applied, its queue made %" PRIu64 " such publications\n",
+		 res.fault_moments[1]);
+	ck_assert_ptr_nonnull(strstr(buf, err));
+	ck_assert_ptr_nonnull(strstr(buf, "fault null:desc[head.5].len=0@kick:2"
+				     ": NOT applied, nothing to change at "
+				     "that moment\n"));
+	free(buf);
+
+	buf = NULL;
+	f = open_memstream(&buf, &len);
+	sim_print_json(f, &res);
+	fclose(f);
+	snprintf(err, sizeof(err), "\"faults\": [{\"spec\": "
+		 "\"null:desc[head].len=0@kick:3\", \"applied\": true, "
+		 "\"publications\": %" PRIu64 "}, {\"spec\": "
+		 "\"null:desc[head].len=0@kick:100000\", \"applied\": false, "
+		 "\"publications\": %" PRIu64 "}", res.fault_moments[0],
+		 res.fault_moments[1]);
+	ck_assert_ptr_nonnull(strstr(buf, err));
+	free(buf);
+}
+END_TEST
+
+/*
  * The campaign: every class, a run each many times over, every run
  * detected by an expected id.  Stepped, so this is the same 2100 runs
  * every time; the matrix says which.
@@ -592,6 +662,7 @@ Suite *faults_suite(void)
 	tcase_add_test(tc, test_apply_resolves_operands);
 	tcase_add_test(tc, test_apply_indices);
 	tcase_add_test(tc, test_cli_fault_queues);
+	tcase_add_test(tc, test_fault_report);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("inject");

@@ -553,10 +553,11 @@ END_TEST
 /* ---- --recover ---- */
 
 /*
- * What a recovered net run promises: ok, every fault applied and every
- * detection recovered from (stepped: one reset per fault; threaded, a
- * fault whose moment falls while its queue is already broken is wiped by
- * that reset, so only the first is certain), every frame completed and
+ * What a recovered net run promises: ok, every fault applied (threaded:
+ * or reported as never due) and every detection recovered from (stepped:
+ * one reset per fault; threaded, a fault whose moment falls while its
+ * queue is already broken is wiped by that reset, so only the first is
+ * certain), every frame completed and
  * put on the wire exactly once (a frame the device had sent before the
  * reset was not sent again), every frame received intact and in order,
  * and over the wire every frame sent received, dropped or lost in a
@@ -571,9 +572,21 @@ static uint64_t expect_net_recovered(const struct sim_config *cfg,
 	ck_assert_int_eq(sim_run(cfg, res), 0);
 	ck_assert_msg(res->ok, "seed %" PRIu64 " not ok", cfg->seed);
 	ck_assert(!res->stalled);
-	for (k = 0; k < cfg->nfaults; k++)
+	ck_assert_uint_eq(res->nfaults, cfg->nfaults);
+	for (k = 0; k < cfg->nfaults; k++) {
+		/* Threaded, how often the driver refills the receive queue
+		 * depends on timing (it reposts whole bursts, and the device
+		 * drops what finds no buffer): a late moment may never come,
+		 * and then the run must say so. */
+		if (!cfg->stepped && !res->fault_applied[k]) {
+			ck_assert_uint_lt(res->fault_moments[k],
+					  cfg->faults[k].n);
+			continue;
+		}
 		ck_assert_msg(res->fault_applied[k], "fault %u not applied",
 			      k);
+		ck_assert_uint_ge(res->fault_moments[k], cfg->faults[k].n);
+	}
 	if (cfg->stepped) {
 		ck_assert_uint_eq(res->resets, cfg->nfaults);
 		ck_assert_uint_eq(res->ndetections, cfg->nfaults);
