@@ -30,6 +30,7 @@ struct null_wl {
 	uint64_t seed, rng;
 	uint64_t requests, submitted, completed, bytes, mismatches;
 	uint32_t out_num, in_num, batch, added_since_kick;
+	uint32_t ops_per_step;	/* ring operations one guest step may do */
 	bool rearm;		/* next step: gvq_restart, then maybe sleep */
 	uint64_t restart_races;	/* restarts that found new used entries */
 	bool touches_data;	/* something to copy: both parts non-empty */
@@ -70,6 +71,7 @@ int null_device_create(struct run *run, struct sim_device **devp)
 	w->out_num = cfg->chain_out;
 	w->in_num = cfg->chain_in;
 	w->batch = cfg->batch;
+	w->ops_per_step = run->stepped ? 1 : cfg->queue_size;
 	w->touches_data = cfg->chain_out && cfg->chain_in;
 	/* At most queue_size / n chains fit in the ring at once. */
 	w->nslots = cfg->queue_size / n;
@@ -144,7 +146,7 @@ static void fill(const struct null_wl *w, struct null_req *r)
 
 	/* Untorn stores (vring_copy_to_guest): a device wrongly holding on
 	 * to one of these buffers must not make this a data race. */
-	for (k = 0; w->touches_data && k < n; k++) {
+	for (k = 0; k < n; k++) {
 		pattern_fill(buf, r->sg[k].len,
 			     pattern_key(w, r->seq, k, k < w->out_num ?
 					 KIND_DATA : KIND_POISON));
@@ -171,24 +173,19 @@ static void prepare(struct null_wl *w, struct null_req *r)
 		else
 			r->in_len += sg->len;
 	}
-	fill(w, r);
+	if (w->touches_data)
+		fill(w, r);
 }
 
 /*
  * The writable buffers must hold the readable bytes, in order, for exactly
  * len bytes, and their poison after that.
  */
-static bool echo_ok(const struct null_wl *w, const struct null_req *r,
-		    uint32_t len)
+static bool echo_data_ok(const struct null_wl *w, const struct null_req *r)
 {
-	uint32_t expect = r->out_len < r->in_len ? r->out_len : r->in_len;
 	uint32_t src = 0, src_off = 0, k;
 	uint8_t poison[NULL_MAX_BUF], dst[NULL_MAX_BUF], s[NULL_MAX_BUF];
 
-	if (len != expect)
-		return false;
-	if (!w->touches_data)
-		return true;
 	/* Read through untorn copies, as fill() writes. */
 	for (k = w->out_num; k < w->out_num + w->in_num; k++) {
 		uint32_t dst_len = r->sg[k].len, done = 0;
@@ -220,17 +217,26 @@ static bool echo_ok(const struct null_wl *w, const struct null_req *r,
 	return true;
 }
 
+static bool echo_ok(const struct null_wl *w, const struct null_req *r,
+		    uint32_t len)
+{
+	uint32_t expect = r->out_len < r->in_len ? r->out_len : r->in_len;
+
+	return len == expect && (!w->touches_data || echo_data_ok(w, r));
+}
+
 /*
- * One ring operation per call, so that a stepped schedule can put the
+ * Stepped, one ring operation per call, so that a schedule can put the
  * device anywhere between two of them, including between the last empty
  * get_buf and the restart that re-arms interrupts: the lost wake-up window.
+ * Threaded, the same operations in the same order, a batch at a time.
  */
 static enum wl_step null_guest_step(struct sim_device *dev)
 {
 	struct null_wl *w = (struct null_wl *)dev;
 	struct null_req *r;
 	bool can_add;
-	uint32_t len;
+	uint32_t len, n;
 	int ret;
 
 	if (gvq_error(w->vq))
@@ -246,16 +252,22 @@ static enum wl_step null_guest_step(struct sim_device *dev)
 		w->restart_races++;
 		return WL_PROGRESS;
 	}
-	r = gvq_get_buf(w->vq, &len);
-	if (r) {
+	/*
+	 * Reap, then add: each up to ops_per_step at once.  Stepped that is
+	 * one; threaded, a whole batch per step, so that the used idx is
+	 * read once per batch and not before every add.
+	 */
+	for (n = 0; n < w->ops_per_step &&
+		    (r = gvq_get_buf(w->vq, &len)); n++) {
 		if (!echo_ok(w, r, len))
 			w->mismatches++;
 		w->completed++;
 		w->bytes += len;
 		r->next_free = w->free_slots;
 		w->free_slots = r;
-		return WL_PROGRESS;
 	}
+	if (n)
+		return WL_PROGRESS;
 	if (gvq_error(w->vq))
 		return WL_DONE;
 	can_add = w->resubmit ||
@@ -266,11 +278,14 @@ static enum wl_step null_guest_step(struct sim_device *dev)
 		w->added_since_kick = 0;
 		return WL_PROGRESS;
 	}
-	if (can_add) {
+	if (!can_add)
+		goto idle;
+	do {
 		if (w->resubmit) {
 			r = w->resubmit;
 			w->resubmit = r->next_free;
-			fill(w, r);
+			if (w->touches_data)
+				fill(w, r);
 		} else {
 			r = w->free_slots;
 			w->free_slots = r->next_free;
@@ -283,27 +298,33 @@ static enum wl_step null_guest_step(struct sim_device *dev)
 		assert(ret == 0);
 		(void)ret;
 		w->added_since_kick++;
-		return WL_PROGRESS;
-	}
+	} while (++n < w->ops_per_step && w->added_since_kick < w->batch &&
+		 (w->resubmit ||
+		  (w->submitted < w->requests && w->free_slots)));
+	return WL_PROGRESS;
+idle:
 	if (w->completed == w->requests)
 		return WL_DONE;
 	w->rearm = true;
 	return WL_PROGRESS;
 }
 
-/* The device side: one chain per step, echoed at once; publish when the
- * ring is drained (or broken: what was used before still counts). */
+/* The device side: chains echoed at once, ops_per_step of them per step;
+ * publish when the ring is drained (or broken: what was used before still
+ * counts). */
 static int null_host_step(struct sim_device *dev, struct sim_queue *q)
 {
-	int ret = null_dev_process(q->hvq);
+	const struct null_wl *w = (const struct null_wl *)dev;
+	uint32_t n = 0;
+	int ret;
 
-	(void)dev;
-	if (ret > 0)
-		return 1;
+	while ((ret = null_dev_process(q->hvq)) > 0)
+		if (++n == w->ops_per_step)
+			return 1;
 	hvq_notify(q->hvq);
 	if (ret < 0)
 		run_host_failed(q);
-	return ret;
+	return ret < 0 ? ret : n > 0;
 }
 
 /* --recover: every request still posted goes back to be posted again. */
