@@ -22,6 +22,8 @@ struct gvq {
 	struct vring vr;		/* the shared pages */
 	const struct gvq_ops *ops;
 	void *ctx;
+	/* ops->event, one load away: every operation asks for it. */
+	void (*event)(void *ctx, const struct vring_event *ev);
 
 	/* Private shadows; never read back from shared memory. */
 	uint32_t avail_idx_shadow;	/* next available slot we fill */
@@ -117,6 +119,7 @@ struct gvq *gvq_create(void *pages, uint32_t num, uint32_t start_idx,
 	vring_init(&vq->vr, pages, num);
 	vq->ops = ops;
 	vq->ctx = ctx;
+	vq->event = ops->event;
 	init_private(vq, start_idx);
 	return vq;
 }
@@ -148,13 +151,13 @@ static void emit(const struct gvq *vq, enum vring_event_type type,
 	struct vring_event ev;
 
 	/* Most runs take no events: do not even build one. */
-	if (!vq->ops->event)
+	if (!vq->event)
 		return;
 	ev = (struct vring_event){
 		.type = type, .idx = idx, .head = head, .ndesc = ndesc, .a = a,
 	};
 
-	vq->ops->event(vq->ctx, &ev);
+	vq->event(vq->ctx, &ev);
 }
 
 /* Latch the queue broken with what the check saw (the seed's BAD_SIDE). */
@@ -165,11 +168,11 @@ static void bad_device(struct gvq *vq, enum gvq_err err,
 	vq->err = err;
 	vring_detection_set(&vq->det, gvq_check_name(err), n0, v0, n1, v1,
 			    n2, v2);
-	if (vq->ops->event) {
+	if (vq->event) {
 		struct vring_event ev = { .type = VRING_EV_CHECK,
 					  .det = &vq->det };
 
-		vq->ops->event(vq->ctx, &ev);
+		vq->event(vq->ctx, &ev);
 	}
 }
 
@@ -235,7 +238,7 @@ int gvq_add_buf(struct gvq *vq, const struct gvq_sg *out, unsigned int out_num,
 	vq->avail_head[vring_slot(vq->avail_idx_shadow, vq->vr.num)] =
 		(uint16_t)head;
 	vring_avail_ring_write(&vq->vr, vq->avail_idx_shadow, head);
-	if (vq->ops->event) {
+	if (vq->event) {
 		struct vring_event ev = {
 			.type = VRING_EV_ADD, .idx = vq->avail_idx_shadow,
 			.head = head, .ndesc = n, .b = in_len,
@@ -243,7 +246,7 @@ int gvq_add_buf(struct gvq *vq, const struct gvq_sg *out, unsigned int out_num,
 
 		for (k = 0; k < out_num; k++)
 			ev.a += out[k].len;
-		vq->ops->event(vq->ctx, &ev);
+		vq->event(vq->ctx, &ev);
 	}
 	vq->avail_idx_shadow++;
 	vq->num_added++;
@@ -302,7 +305,8 @@ int gvq_kick(struct gvq *vq)
 
 /* Put a reaped chain's descriptors back on the free list, following our
  * own links: the device could have rewritten every next field. */
-static void *detach_buf(struct gvq *vq, uint32_t head)
+static inline __attribute__((always_inline))
+void *detach_buf(struct gvq *vq, uint32_t head)
 {
 	struct posted *p = &vq->posted[head];
 	void *token = p->token;
@@ -385,7 +389,8 @@ void *gvq_get_buf(struct gvq *vq, uint32_t *len)
 		return NULL;
 	}
 	p = &vq->posted[e.id];
-	if (!p->token || !p->published) {
+	/* published is only ever set on a posted chain's head. */
+	if (!p->published) {
 		bad_device(vq, GVQ_E_USED_ID_NOT_HEAD, "id", e.id,
 			   "used_idx", vq->last_used_idx, NULL, 0);
 		return NULL;

@@ -16,6 +16,8 @@ struct hvq {
 	const struct vring_mem *mem;	/* guest memory, for translation */
 	const struct hvq_ops *ops;
 	void *ctx;
+	/* ops->event, one load away: every operation asks for it. */
+	void (*event)(void *ctx, const struct vring_event *ev);
 
 	/* Private shadows; never read back from shared memory. */
 	uint32_t last_avail_idx;	/* next available slot we consume */
@@ -82,6 +84,7 @@ struct hvq *hvq_create(const struct vring_mem *mem, void *pages, uint32_t num,
 	vq->mem = mem;
 	vq->ops = ops;
 	vq->ctx = ctx;
+	vq->event = ops->event;
 	vq->last_avail_idx = start_idx;
 	vq->avail_idx_seen = start_idx;
 	vq->avail_idx_read = start_idx;
@@ -144,14 +147,14 @@ static void emit(const struct hvq *vq, enum vring_event_type type,
 	struct vring_event ev;
 
 	/* Most runs take no events: do not even build one. */
-	if (!vq->ops->event)
+	if (!vq->event)
 		return;
 	ev = (struct vring_event){
 		.type = type, .idx = idx, .head = head, .ndesc = ndesc,
 		.a = a, .b = b,
 	};
 
-	vq->ops->event(vq->ctx, &ev);
+	vq->event(vq->ctx, &ev);
 }
 
 int hvq_reject(struct hvq *vq, enum hvq_err err, const char *n0, uint64_t v0,
@@ -163,11 +166,11 @@ int hvq_reject(struct hvq *vq, enum hvq_err err, const char *n0, uint64_t v0,
 	vq->err = err;
 	vring_detection_set(&vq->det, hvq_check_name(err), n0, v0, n1, v1,
 			    n2, v2);
-	if (vq->ops->event) {
+	if (vq->event) {
 		struct vring_event ev = { .type = VRING_EV_CHECK,
 					  .det = &vq->det };
 
-		vq->ops->event(vq->ctx, &ev);
+		vq->event(vq->ctx, &ev);
 	}
 	return -EIO;
 }

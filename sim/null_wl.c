@@ -25,12 +25,15 @@ struct null_req {
 
 struct null_wl {
 	struct sim_device dev;	/* first: the runners' view */
-	struct gvq *vq;
+	/* Set up once; the host thread reads these too. */
+	uint32_t ops_per_step;	/* ring operations one step may do */
+
+	/* The guest's, on lines of their own. */
+	_Alignas(64) struct gvq *vq;
 	const struct vring_mem *mem;
 	uint64_t seed, rng;
 	uint64_t requests, submitted, completed, bytes, mismatches;
 	uint32_t out_num, in_num, batch, added_since_kick;
-	uint32_t ops_per_step;	/* ring operations one guest step may do */
 	bool rearm;		/* next step: gvq_restart, then maybe sleep */
 	uint64_t restart_races;	/* restarts that found new used entries */
 	bool touches_data;	/* something to copy: both parts non-empty */
@@ -53,11 +56,13 @@ int null_device_create(struct run *run, struct sim_device **devp)
 {
 	const struct sim_config *cfg = run->cfg;
 	uint32_t n = cfg->chain_out + cfg->chain_in, i;
-	struct null_wl *w = calloc(1, sizeof(*w));
+	/* Aligned as declared: the two threads' fields on separate lines. */
+	struct null_wl *w = aligned_alloc(64, (sizeof(*w) + 63) & ~(size_t)63);
 	struct sim_queue *q;
 
 	if (!w)
 		return -ENOMEM;
+	memset(w, 0, sizeof(*w));
 	w->dev.ops = &null_ops;
 	w->dev.async_fd = -1;
 	*devp = &w->dev;
