@@ -83,8 +83,8 @@ struct blk_dev {
 	int fd;
 	uint64_t sectors;
 
-	/* Guest: the workload. */
-	struct gvq *vq;
+	/* Guest: the workload, on lines of its own. */
+	_Alignas(64) struct gvq *vq;
 	uint64_t capacity;		/* what the driver was told */
 	uint64_t seed, rng;
 	uint64_t requests, issued, completed, bytes, mismatches;
@@ -108,7 +108,7 @@ struct blk_dev {
 	uint16_t *readers;
 
 	/* Host: the queue's thread only. */
-	struct blk_io *ios, *free_ios;
+	_Alignas(64) struct blk_io *ios, *free_ios;
 	uint64_t popped;
 	unsigned int host_in_flight;	/* popped, not yet completed */
 	struct blk_io *barrier;		/* popped, not completed: no popping */
@@ -117,7 +117,7 @@ struct blk_dev {
 	unsigned int ndisp;
 
 	/* Shared with the workers. */
-	pthread_mutex_t lock;
+	_Alignas(64) pthread_mutex_t lock;
 	pthread_cond_t work_cv;
 	struct blk_io *work, **work_tail;
 	struct blk_io *done, **done_tail;
@@ -1160,7 +1160,7 @@ static int host_setup(struct blk_dev *d, uint32_t num)
 int blk_device_create(struct run *run, struct sim_device **devp)
 {
 	const struct sim_config *cfg = run->cfg;
-	struct blk_dev *d = calloc(1, sizeof(*d));
+	struct blk_dev *d = sim_zalloc_lines(sizeof(*d));
 	int ret;
 
 	*devp = NULL;

@@ -1178,7 +1178,7 @@ int net_device_create(struct run *run, struct sim_device **devp)
 	for (k = 0; k < NET_MAX_GUESTS; k++)
 		w->port[k].fd = -1;
 	for (k = 0; k < nguests; k++) {
-		g[k] = calloc(1, sizeof(*g[k]));
+		g[k] = sim_zalloc_lines(sizeof(*g[k]));
 		if (!g[k])
 			goto fail_alloc;
 	}

@@ -56,13 +56,11 @@ int null_device_create(struct run *run, struct sim_device **devp)
 {
 	const struct sim_config *cfg = run->cfg;
 	uint32_t n = cfg->chain_out + cfg->chain_in, i;
-	/* Aligned as declared: the two threads' fields on separate lines. */
-	struct null_wl *w = aligned_alloc(64, (sizeof(*w) + 63) & ~(size_t)63);
+	struct null_wl *w = sim_zalloc_lines(sizeof(*w));
 	struct sim_queue *q;
 
 	if (!w)
 		return -ENOMEM;
-	memset(w, 0, sizeof(*w));
 	w->dev.ops = &null_ops;
 	w->dev.async_fd = -1;
 	*devp = &w->dev;

@@ -459,12 +459,22 @@ static const struct {
 	{ SIM_DEV_NULL, null_device_create },
 };
 
+void *sim_zalloc_lines(size_t size)
+{
+	size_t rounded = (size + 63) & ~(size_t)63;
+	void *p = aligned_alloc(64, rounded);
+
+	if (p)
+		memset(p, 0, rounded);
+	return p;
+}
+
 int run_create(const struct sim_config *cfg, bool stepped,
 	       void (*kick)(void *ctx), void (*interrupt)(void *ctx),
 	       void (*wake_guest)(struct sim_queue *q),
 	       void (*wake_host)(struct sim_queue *q), struct run **runp)
 {
-	struct run *run = calloc(1, sizeof(*run));
+	struct run *run = sim_zalloc_lines(sizeof(*run));
 	unsigned int i;
 	int ret;
 

@@ -178,6 +178,13 @@ void run_host_resume(struct sim_queue *q);
 int run_host_restart(struct sim_queue *q);
 
 /* --wait poll on threads: nobody sleeps, notifications stay suppressed. */
+/*
+ * Zeroed memory aligned to a cache line, for the structs whose guest and
+ * host fields are kept on separate lines (_Alignas(64)): calloc only
+ * promises 16 bytes.  Freed with free().
+ */
+void *sim_zalloc_lines(size_t size);
+
 bool run_polling(const struct run *run);
 
 /* --wait eventfd on threads: spin up to --spin-us until done(arg); true if
