@@ -88,7 +88,8 @@ static void on_event(struct sim_queue *q, enum sim_side side,
 		n = side == SIM_GUEST ? q->avail_pubs : q->used_pubs;
 		maybe_dump(q, side == SIM_GUEST ? SIM_AT_KICK : SIM_AT_IRQ, n);
 		if (cfg->tamper)
-			cfg->tamper(cfg->tamper_ctx, q->name, side, n, &q->vr);
+			cfg->tamper(cfg->tamper_ctx, q->name, side, n, &q->vr,
+				    &run->mem);
 		break;
 	case VRING_EV_CHECK:
 		if (side == SIM_GUEST)

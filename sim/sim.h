@@ -48,10 +48,12 @@ struct sim_dump {
 
 /*
  * Called after each publication of an index, on the publishing side, with
- * the queue's ring: lets tests corrupt a running queue by hand.
+ * the queue's ring and guest memory: lets tests corrupt a running queue,
+ * or the data in its buffers, by hand.
  */
 typedef void sim_tamper_fn(void *ctx, const char *queue, enum sim_side side,
-			   uint64_t n, const struct vring *vr);
+			   uint64_t n, const struct vring *vr,
+			   const struct vring_mem *mem);
 
 struct sim_config {
 	unsigned int devices;		/* SIM_DEV_* */

@@ -1031,11 +1031,13 @@ END_TEST
  * has not looked at the ring before that kick, so it sees it, whoever
  * runs it. */
 static void writable_header(void *ctx, const char *queue, enum sim_side side,
-			    uint64_t n, const struct vring *vr)
+			    uint64_t n, const struct vring *vr,
+			    const struct vring_mem *mem)
 {
 	uint32_t start = *(uint32_t *)ctx, head;
 	struct vring_desc d;
 
+	(void)mem;
 	if (strcmp(queue, "blk") || side != SIM_GUEST || n != 1)
 		return;
 	head = vring_avail_ring_read(vr, start + 2);
@@ -1071,6 +1073,90 @@ START_TEST(test_blk_bad_request_in_run)
 	ck_assert_uint_eq(det_value(&res.detections[0].det, "hdr_len"), 16);
 	ck_assert_uint_le(res.devs[0].completed, 2);
 	ck_assert_uint_eq(res.devs[0].mismatches, 0);
+}
+END_TEST
+
+/*
+ * The guest checks the data, not only the statuses.  One byte of one
+ * request's first data buffer is flipped between the two sides: a read's
+ * after the device filled it (at its interrupt), a write's before the
+ * device takes it (at its kick).  Stepped, so the flip lands between the
+ * device's step and the guest's.
+ */
+struct flip {
+	bool on_read;		/* else on a write */
+	uint64_t disk_sectors;
+	unsigned int flipped;
+	uint64_t sector;	/* the first sector of the one flipped */
+};
+
+static void flip_data(void *ctx, const char *queue, enum sim_side side,
+		      uint64_t n, const struct vring *vr,
+		      const struct vring_mem *mem)
+{
+	struct flip *f = ctx;
+	const struct vring_blk_outhdr *hdr;
+	struct vring_used_elem e;
+	struct vring_desc h, data;
+	uint32_t head, type;
+	uint64_t sector;
+	uint8_t *p;
+
+	(void)n;
+	if (f->flipped || strcmp(queue, "blk") ||
+	    side != (f->on_read ? SIM_HOST : SIM_GUEST))
+		return;
+	if (f->on_read) {
+		vring_used_elem_read(vr, vring_used_idx_acquire(vr) - 1, &e);
+		head = e.id;
+	} else {
+		head = vring_avail_ring_read(vr,
+					     vring_avail_idx_acquire(vr) - 1);
+	}
+	vring_desc_read(vr, head, &h);
+	hdr = vring_mem_desc_ptr(mem, h.pfn, h.offset, sizeof(*hdr));
+	if (!hdr || !(h.flags & VRING_DESC_F_NEXT))
+		return;
+	type = READ_ONCE(hdr->type) & ~VRING_BLK_T_BARRIER;
+	sector = READ_ONCE(hdr->sector);
+	vring_desc_read(vr, h.next, &data);
+	/* A plain request, in range: not one the guest sends to fail. */
+	if (type != (f->on_read ? VRING_BLK_T_IN : VRING_BLK_T_OUT) ||
+	    !(data.flags & VRING_DESC_F_NEXT) || data.len % 512 ||
+	    sector >= f->disk_sectors ||
+	    data.len / 512 > f->disk_sectors - sector)
+		return;
+	p = vring_mem_desc_ptr(mem, data.pfn, data.offset, data.len);
+	WRITE_ONCE(*p, (uint8_t)(READ_ONCE(*p) ^ 0x40));
+	f->flipped++;
+	f->sector = sector;
+}
+
+START_TEST(test_blk_data_checked)
+{
+	struct flip f = { .on_read = _i == 0 };
+	struct sim_config cfg;
+	struct sim_result res;
+
+	/* A large disk and few requests: the flipped write is not
+	 * overwritten before a read or the final check sees it. */
+	blk_config(&cfg, 61, true, 16, 300);
+	cfg.disk_size = 64u << 20;
+	f.disk_sectors = cfg.disk_size / 512;
+	cfg.tamper = flip_data;
+	cfg.tamper_ctx = &f;
+	ck_assert_int_eq(sim_run(&cfg, &res), 0);
+	ck_assert_uint_eq(f.flipped, 1);
+	ck_assert(!res.ok);
+	ck_assert(!res.stalled);
+	ck_assert_uint_eq(res.ndetections, 0);
+	ck_assert_uint_eq(res.devs[0].completed, cfg.requests);
+	ck_assert(!res.devs[0].verified);
+	if (f.on_read)
+		/* The read, and only it: the disk is right. */
+		ck_assert_uint_eq(res.devs[0].mismatches, 1);
+	else
+		ck_assert_uint_ge(res.devs[0].mismatches, 1);
 }
 END_TEST
 
@@ -1142,6 +1228,7 @@ Suite *blk_suite(void)
 	tcase_add_loop_test(tc, test_blk_barrier_order, 0, 2);
 	tcase_add_test(tc, test_blk_replay);
 	tcase_add_loop_test(tc, test_blk_bad_request_in_run, 0, 2);
+	tcase_add_loop_test(tc, test_blk_data_checked, 0, 2);
 	tcase_add_loop_test(tc, test_blk_head_again_races_guest, 0, 2);
 	suite_add_tcase(s, tc);
 	return s;

@@ -353,12 +353,14 @@ END_TEST
 /* Tests' stand-in for the fault injector: at the driver's second kick,
  * point the newest chain's head at a descriptor beyond the queue. */
 static void break_next(void *ctx, const char *queue, enum sim_side side,
-		       uint64_t n, const struct vring *vr)
+		       uint64_t n, const struct vring *vr,
+		       const struct vring_mem *mem)
 {
 	struct vring_desc d;
 	uint32_t head;
 
 	(void)ctx;
+	(void)mem;
 	(void)queue;
 	if (side != SIM_GUEST || n != 2)
 		return;
