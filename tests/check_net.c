@@ -525,6 +525,76 @@ START_TEST(test_net_corrupt_frame_caught)
 }
 END_TEST
 
+/*
+ * And not by a frame whose length is right: one payload byte flipped,
+ * of a frame the device put in a receive buffer (at its interrupt) or of
+ * one the guest is sending (at its kick, before the device takes it),
+ * is one mismatch.  Stepped, so the flip lands between the two sides.
+ */
+struct net_flip {
+	const char *queue;
+	enum sim_side side;
+	unsigned int want, flipped;
+};
+
+static void flip_payload(void *ctx, const char *queue, enum sim_side side,
+			 uint64_t n, const struct vring *vr,
+			 const struct vring_mem *mem)
+{
+	struct net_flip *f = ctx;
+	struct vring_used_elem e;
+	struct vring_desc d;
+	uint32_t head;
+	uint8_t *p;
+
+	/* Not the first publications: a steady state, buffers reused. */
+	if (f->flipped == f->want || strcmp(queue, f->queue) ||
+	    side != f->side || n < 5)
+		return;
+	if (side == SIM_HOST) {
+		vring_used_elem_read(vr, vring_used_idx_acquire(vr) - 1, &e);
+		head = e.id;
+	} else {
+		head = vring_avail_ring_read(vr,
+					     vring_avail_idx_acquire(vr) - 1);
+	}
+	vring_desc_read(vr, head, &d);
+	/* Byte 40 is payload (the header is 34): flip it if it is here. */
+	if (d.len <= 40)
+		return;
+	p = vring_mem_desc_ptr(mem, d.pfn, d.offset, d.len);
+	WRITE_ONCE(p[40], (uint8_t)(READ_ONCE(p[40]) ^ 0x20));
+	f->flipped++;
+}
+
+START_TEST(test_net_payload_checked)
+{
+	/* A sent frame can be dropped for want of a receive buffer, and
+	 * then nobody checks it: flip several, some arrive. */
+	struct net_flip f = {
+		.queue = _i ? "net.tx" : "net.rx",
+		.side = _i ? SIM_GUEST : SIM_HOST,
+		.want = _i ? 8 : 1,
+	};
+	struct sim_config cfg;
+	struct sim_result res;
+
+	net_config(&cfg, true, SIM_PEER_LOOPBACK, 16, 500, 33);
+	cfg.tamper = flip_payload;
+	cfg.tamper_ctx = &f;
+	ck_assert_int_eq(sim_run(&cfg, &res), 0);
+	ck_assert_uint_eq(f.flipped, f.want);
+	ck_assert_uint_eq(res.ndetections, 0);
+	/* Each flipped frame that arrived, and no other. */
+	ck_assert_uint_ge(res.devs[0].mismatches, 1);
+	ck_assert_uint_le(res.devs[0].mismatches, f.want);
+	ck_assert_uint_le(f.want - res.devs[0].mismatches,
+			  res.devs[0].dropped);
+	ck_assert(!res.devs[0].verified);
+	ck_assert(!res.ok);
+}
+END_TEST
+
 /* The JSON names both guests and carries the net counters. */
 START_TEST(test_net_json)
 {
@@ -742,6 +812,7 @@ Suite *net_suite(void)
 	tcase_add_loop_test(tc, test_net_stepped_replay, 0, 2);
 	tcase_add_loop_test(tc, test_net_bad_direction_run, 0, 4);
 	tcase_add_test(tc, test_net_corrupt_frame_caught);
+	tcase_add_loop_test(tc, test_net_payload_checked, 0, 2);
 	tcase_add_test(tc, test_net_json);
 	suite_add_tcase(s, tc);
 
