@@ -358,6 +358,77 @@ START_TEST(test_binary_summary)
 }
 END_TEST
 
+/*
+ * The echo is checked byte for byte, the poison after it too: one byte of
+ * a completed chain's first writable buffer flipped between the device's
+ * interrupt and the guest's look, in the echoed part (_i 0) or in the
+ * poison past it (_i 1), is one mismatch.  Stepped, so the flip lands
+ * between the two sides; 1 readable buffer, 2 writable, so that there is
+ * poison past most echoes.
+ */
+struct echo_flip {
+	bool in_poison;
+	unsigned int flipped;
+	bool seen;
+	uint32_t used_idx;	/* at the previous publication */
+};
+
+static void flip_echo(void *ctx, const char *queue, enum sim_side side,
+		      uint64_t n, const struct vring *vr,
+		      const struct vring_mem *mem)
+{
+	struct echo_flip *f = ctx;
+	uint32_t idx = vring_used_idx_acquire(vr), i, at;
+	struct vring_used_elem e;
+	struct vring_desc out, in;
+	uint8_t *p;
+
+	(void)queue;
+	if (side != SIM_HOST)
+		return;
+	/* Only this publication's chains: the guest has not looked yet. */
+	for (i = f->seen ? f->used_idx : idx; !f->flipped && n >= 3 &&
+	     i != idx; i++) {
+		vring_used_elem_read(vr, i, &e);
+		vring_desc_read(vr, e.id, &out);
+		vring_desc_read(vr, out.next, &in);
+		/* The echo is min(readable, writable): out.len, here. */
+		at = f->in_poison ? out.len : 0;
+		if (e.len != out.len || at >= in.len)
+			continue;
+		p = vring_mem_desc_ptr(mem, in.pfn, in.offset, in.len);
+		WRITE_ONCE(p[at], (uint8_t)(READ_ONCE(p[at]) ^ 0x10));
+		f->flipped++;
+	}
+	f->seen = true;
+	f->used_idx = idx;
+}
+
+START_TEST(test_null_echo_checked)
+{
+	struct echo_flip f = { .in_poison = _i };
+	struct sim_config cfg;
+	struct sim_result res;
+
+	test_sim_config(&cfg);
+	cfg.devices = SIM_DEV_NULL;
+	cfg.stepped = true;
+	cfg.requests = 500;
+	cfg.chain_out = 1;
+	cfg.chain_in = 2;
+	cfg.seed = 71;
+	cfg.tamper = flip_echo;
+	cfg.tamper_ctx = &f;
+	ck_assert_int_eq(sim_run(&cfg, &res), 0);
+	ck_assert_uint_eq(f.flipped, 1);
+	ck_assert_uint_eq(res.ndetections, 0);
+	ck_assert_uint_eq(res.devs[0].completed, cfg.requests);
+	ck_assert_uint_eq(res.devs[0].mismatches, 1);
+	ck_assert(!res.devs[0].verified);
+	ck_assert(!res.ok);
+}
+END_TEST
+
 Suite *sim_suite(void)
 {
 	Suite *s = suite_create("sim");
@@ -376,6 +447,10 @@ Suite *sim_suite(void)
 	tcase_add_loop_test(tc, test_threaded_sizes_and_shapes, 0, 8);
 	tcase_add_test(tc, test_threaded_index_wrap);
 	tcase_add_test(tc, test_threaded_batch_kicks);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("data");
+	tcase_add_loop_test(tc, test_null_echo_checked, 0, 2);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("binary");
