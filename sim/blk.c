@@ -264,14 +264,9 @@ static int open_disk(struct blk_dev *d, const struct sim_config *cfg)
 
 /*
  * The 512 bytes of sector at generation gen: zeroes for 0 (setup), else
- * the words key ^ (n * golden) for n = 1..64, key a splitmix of (seed,
- * sector, gen).  Two different (sector, gen) differ in every word, so a
- * stale, misplaced or shifted sector cannot pass; and a word costs two
- * instructions, where a splitmix a word was a third of the guest's time
- * on 4 KiB requests.
+ * rng_pattern_fill's words for a key of (seed, sector, gen), written and
+ * checked here in guest memory directly, untorn.
  */
-#define SECTOR_STEP	0x9e3779b97f4a7c15ull
-
 static uint64_t sector_key(const struct blk_dev *d, uint64_t sector,
 			   uint64_t gen)
 {
@@ -285,8 +280,8 @@ static uint64_t sector_key(const struct blk_dev *d, uint64_t sector,
 static void sector_fill(const struct blk_dev *d, uint8_t *p, uint64_t sector,
 			uint64_t gen)
 {
-	uint64_t key = sector_key(d, sector, gen), step = gen ? SECTOR_STEP : 0;
-	uint64_t word = 0;
+	uint64_t key = sector_key(d, sector, gen);
+	uint64_t step = gen ? RNG_PATTERN_STEP : 0, word = 0;
 	unsigned int i;
 
 	assert(((uintptr_t)p & 7) == 0);
@@ -301,8 +296,8 @@ static void sector_fill(const struct blk_dev *d, uint8_t *p, uint64_t sector,
 static bool sector_is(const struct blk_dev *d, const uint8_t *p,
 		      uint64_t sector, uint64_t gen)
 {
-	uint64_t key = sector_key(d, sector, gen), step = gen ? SECTOR_STEP : 0;
-	uint64_t word = 0;
+	uint64_t key = sector_key(d, sector, gen);
+	uint64_t step = gen ? RNG_PATTERN_STEP : 0, word = 0;
 	unsigned int i;
 
 	assert(((uintptr_t)p & 7) == 0);

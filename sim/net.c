@@ -214,24 +214,6 @@ static uint64_t payload_key(uint64_t seed, unsigned int sender, uint64_t seq)
 	return rng_next(&s);
 }
 
-/* key ^ (n * golden) for the nth word: two frames of different keys
- * differ in every word, at two instructions a word. */
-static void payload_fill(uint8_t *p, size_t len, uint64_t key)
-{
-	uint64_t word = 0, v;
-
-	for (; len >= 8; p += 8, len -= 8) {
-		word += 0x9e3779b97f4a7c15ull;
-		v = key ^ word;
-		memcpy(p, &v, 8);
-	}
-	if (len) {
-		word += 0x9e3779b97f4a7c15ull;
-		v = key ^ word;
-		memcpy(p, &v, len);
-	}
-}
-
 /* ---- the guest ---- */
 
 static uint8_t *guest_ptr(const struct net_dev *nd, uint64_t gpa,
@@ -295,8 +277,8 @@ static void build_frame(struct net_dev *nd, struct net_buf *b)
 	put_le32(f + F_LEN, len);
 	put_le32(f + F_SEQ, (uint32_t)seq);
 	put_le32(f + F_SEQ + 4, (uint32_t)(seq >> 32));
-	payload_fill(f + F_HDR, len - F_HDR,
-		     payload_key(nd->seed, nd->id, seq));
+	rng_pattern_fill(f + F_HDR, len - F_HDR,
+			 payload_key(nd->seed, nd->id, seq));
 	put_le32(f + F_CSUM, frame_csum(f, len));
 	b->seq = seq;
 	b->len = len;
@@ -325,7 +307,8 @@ static bool frame_ok(struct net_dev *nd, const uint8_t *f, uint32_t len)
 	    (nd->seen[sender] && seq <= nd->last_seq[sender]) ||
 	    get_le32(f + F_CSUM) != frame_csum(f, len))
 		return false;
-	payload_fill(expect, len - F_HDR, payload_key(nd->seed, sender, seq));
+	rng_pattern_fill(expect, len - F_HDR,
+			 payload_key(nd->seed, sender, seq));
 	if (memcmp(f + F_HDR, expect, len - F_HDR) != 0)
 		return false;
 	nd->seen[sender] = true;

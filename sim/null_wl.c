@@ -126,20 +126,6 @@ static uint64_t pattern_key(const struct null_wl *w, uint64_t seq,
 #define KIND_DATA	0
 #define KIND_POISON	0x5a5a5a5a5a5a5a5aull
 
-static void pattern_fill(uint8_t *p, size_t len, uint64_t key)
-{
-	uint64_t v;
-
-	for (; len >= 8; p += 8, len -= 8) {
-		v = rng_next(&key);
-		memcpy(p, &v, 8);
-	}
-	if (len) {
-		v = rng_next(&key);
-		memcpy(p, &v, len);
-	}
-}
-
 /* Data in the readable buffers, poison in the writable ones: again on a
  * resubmission, since the device may have echoed into them already. */
 static void fill(const struct null_wl *w, struct null_req *r)
@@ -150,9 +136,9 @@ static void fill(const struct null_wl *w, struct null_req *r)
 	/* Untorn stores (vring_copy_to_guest): a device wrongly holding on
 	 * to one of these buffers must not make this a data race. */
 	for (k = 0; k < n; k++) {
-		pattern_fill(buf, r->sg[k].len,
-			     pattern_key(w, r->seq, k, k < w->out_num ?
-					 KIND_DATA : KIND_POISON));
+		rng_pattern_fill(buf, r->sg[k].len,
+				 pattern_key(w, r->seq, k, k < w->out_num ?
+					     KIND_DATA : KIND_POISON));
 		vring_copy_to_guest(guest_ptr(w, &r->sg[k]), buf,
 				    r->sg[k].len);
 	}
@@ -211,8 +197,9 @@ static bool echo_data_ok(const struct null_wl *w, const struct null_req *r)
 			}
 		}
 		if (done < dst_len) {
-			pattern_fill(poison, dst_len, pattern_key(w, r->seq, k,
-								  KIND_POISON));
+			rng_pattern_fill(poison, dst_len,
+					 pattern_key(w, r->seq, k,
+						     KIND_POISON));
 			if (memcmp(dst + done, poison + done, dst_len - done) != 0)
 				return false;
 		}
