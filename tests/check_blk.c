@@ -1096,7 +1096,6 @@ static void flip_data(void *ctx, const char *queue, enum sim_side side,
 {
 	struct flip *f = ctx;
 	const struct vring_blk_outhdr *hdr;
-	struct vring_used_elem e;
 	struct vring_desc h, data;
 	uint32_t head, type;
 	uint64_t sector;
@@ -1106,13 +1105,7 @@ static void flip_data(void *ctx, const char *queue, enum sim_side side,
 	if (f->flipped || strcmp(queue, "blk") ||
 	    side != (f->on_read ? SIM_HOST : SIM_GUEST))
 		return;
-	if (f->on_read) {
-		vring_used_elem_read(vr, vring_used_idx_acquire(vr) - 1, &e);
-		head = e.id;
-	} else {
-		head = vring_avail_ring_read(vr,
-					     vring_avail_idx_acquire(vr) - 1);
-	}
+	head = test_last_head(vr, f->on_read);
 	vring_desc_read(vr, head, &h);
 	hdr = vring_mem_desc_ptr(mem, h.pfn, h.offset, sizeof(*hdr));
 	if (!hdr || !(h.flags & VRING_DESC_F_NEXT))

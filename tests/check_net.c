@@ -542,7 +542,6 @@ static void flip_payload(void *ctx, const char *queue, enum sim_side side,
 			 const struct vring_mem *mem)
 {
 	struct net_flip *f = ctx;
-	struct vring_used_elem e;
 	struct vring_desc d;
 	uint32_t head;
 	uint8_t *p;
@@ -551,13 +550,7 @@ static void flip_payload(void *ctx, const char *queue, enum sim_side side,
 	if (f->flipped == f->want || strcmp(queue, f->queue) ||
 	    side != f->side || n < 5)
 		return;
-	if (side == SIM_HOST) {
-		vring_used_elem_read(vr, vring_used_idx_acquire(vr) - 1, &e);
-		head = e.id;
-	} else {
-		head = vring_avail_ring_read(vr,
-					     vring_avail_idx_acquire(vr) - 1);
-	}
+	head = test_last_head(vr, side == SIM_HOST);
 	vring_desc_read(vr, head, &d);
 	/* Byte 40 is payload (the header is 34): flip it if it is here. */
 	if (d.len <= 40)

@@ -51,3 +51,14 @@ void test_sim_config(struct sim_config *cfg)
 		ck_abort_msg("VQSIM_TEST_WAIT '%s': expected eventfd or poll",
 			     wait);
 }
+
+uint32_t test_last_head(const struct vring *vr, int host)
+{
+	struct vring_used_elem e;
+
+	if (!host)
+		return vring_avail_ring_read(vr,
+					     vring_avail_idx_acquire(vr) - 1);
+	vring_used_elem_read(vr, vring_used_idx_acquire(vr) - 1, &e);
+	return e.id;
+}

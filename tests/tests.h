@@ -4,6 +4,7 @@
 #define VQSIM_TESTS_H
 
 #include <check.h>
+#include <stdint.h>
 
 struct sim_config;
 
@@ -13,6 +14,12 @@ struct sim_config;
  * (eventfd, poll) if set: how CI runs the whole suite in every mode.
  */
 void test_sim_config(struct sim_config *cfg);
+
+struct vring;
+
+/* In a tamper hook (sim_tamper_fn): the head of the chain the side just
+ * published, the last avail entry (guest) or used entry (host). */
+uint32_t test_last_head(const struct vring *vr, int host);
 
 Suite *ring_suite(void);
 Suite *guestdrv_suite(void);
