@@ -33,35 +33,7 @@
 
 /* ---- a device on a mock ring ---- */
 
-struct fx {
-	struct mock_ring m;
-	struct hvq *vq;
-	unsigned int irqs;
-};
-
-static void count_irq(void *ctx)
-{
-	(*(unsigned int *)ctx)++;
-}
-
-static const struct hvq_ops count_ops = { .interrupt = count_irq };
-
-static void fx_init(struct fx *f, uint32_t num, uint32_t start_idx)
-{
-	mock_ring_init(&f->m, num, start_idx);
-	f->irqs = 0;
-	f->vq = hvq_create(&f->m.mem, f->m.pages, num, start_idx, &count_ops,
-			   &f->irqs);
-	ck_assert_ptr_nonnull(f->vq);
-}
-
-static void fx_fini(struct fx *f)
-{
-	hvq_destroy(f->vq);
-	mock_ring_fini(&f->m);
-}
-
-static void *gmem(struct fx *f, uint32_t page, uint32_t off, uint32_t len)
+static void *gmem(struct host_fx *f, uint32_t page, uint32_t off, uint32_t len)
 {
 	void *p = vring_mem_at(&f->m.mem, mock_buf_gpa(page, off), len);
 
@@ -70,7 +42,7 @@ static void *gmem(struct fx *f, uint32_t page, uint32_t off, uint32_t len)
 }
 
 /* A little-endian header on buffer page 0, as a driver writes it. */
-static void put_hdr(struct fx *f, uint32_t type, uint64_t sector)
+static void put_hdr(struct host_fx *f, uint32_t type, uint64_t sector)
 {
 	struct vring_blk_outhdr h = {
 		.type = vring_le32(type), .ioprio = 0,
@@ -78,17 +50,6 @@ static void put_hdr(struct fx *f, uint32_t type, uint64_t sector)
 	};
 
 	memcpy(gmem(f, 0, 0, sizeof(h)), &h, sizeof(h));
-}
-
-static uint64_t det_value(const struct vring_detection *det, const char *name)
-{
-	unsigned int i;
-
-	for (i = 0; i < det->nvalues; i++)
-		if (!strcmp(det->values[i].name, name))
-			return det->values[i].value;
-	ck_abort_msg("detection %s has no value \"%s\"", det->check, name);
-	return 0;
 }
 
 /* ---- blk_bad_request, one shape per case ---- */
@@ -157,10 +118,10 @@ START_TEST(test_blk_bad_request)
 	struct hblk_req r;
 	struct hvq_chain c;
 	unsigned int k;
-	struct fx f;
+	struct host_fx f;
 	void *snap;
 
-	fx_init(&f, 8, start);
+	host_fx_init(&f, 8, start);
 	put_hdr(&f, bc->type, 3);
 	for (k = 0; k < bc->n; k++)
 		mock_desc(&f.m, head + k, BUF(bc->d[k].page), 0, bc->d[k].len,
@@ -200,7 +161,7 @@ START_TEST(test_blk_bad_request)
 	ck_assert(mock_mem_unchanged(&f.m, snap));
 	ck_assert_uint_eq(f.irqs, 0);
 	free(snap);
-	fx_fini(&f);
+	host_fx_fini(&f);
 }
 END_TEST
 
@@ -210,9 +171,9 @@ END_TEST
 START_TEST(test_blk_pop_valid)
 {
 	struct hblk_req r;
-	struct fx f;
+	struct host_fx f;
 
-	fx_init(&f, 8, 0);
+	host_fx_init(&f, 8, 0);
 	put_hdr(&f, VRING_BLK_T_OUT | VRING_BLK_T_BARRIER, 0x123456789ull);
 	mock_desc(&f.m, 2, BUF(0), 0, 16, F_HEAD | F_NEXT, 3);
 	mock_desc(&f.m, 3, BUF(1), 0, 512, F_NEXT, 4);
@@ -241,7 +202,7 @@ START_TEST(test_blk_pop_valid)
 	ck_assert_uint_eq(r.data_len, 0);
 	ck_assert_int_eq(blk_dev_pop(f.vq, &r), 0);
 	ck_assert_int_eq(hvq_error(f.vq), HVQ_E_NONE);
-	fx_fini(&f);
+	host_fx_fini(&f);
 }
 END_TEST
 
@@ -531,10 +492,10 @@ START_TEST(test_blk_complete)
 	struct hblk_req r;
 	uint8_t *data;
 	unsigned int i;
-	struct fx f;
+	struct host_fx f;
 	int fd = disk_open();
 
-	fx_init(&f, 4, start);
+	host_fx_init(&f, 4, start);
 	put_hdr(&f, VRING_BLK_T_IN, 2);
 	mock_desc(&f.m, 3, BUF(0), 0, 16, F_HEAD | F_NEXT, 0);
 	mock_desc(&f.m, 0, BUF(1), 0, 2 * SECTOR, F_NEXT | F_WRITE, 1);
@@ -571,7 +532,7 @@ START_TEST(test_blk_complete)
 	ck_assert_uint_eq(*(uint8_t *)gmem(&f, 2, 100, 1), VRING_BLK_S_IOERR);
 	ck_assert_uint_eq(hvq_in_flight(f.vq), 0);
 	close(fd);
-	fx_fini(&f);
+	host_fx_fini(&f);
 }
 END_TEST
 
@@ -615,9 +576,9 @@ START_TEST(test_blk_driver_chains)
 	unsigned int k;
 	uint32_t len;
 	int token;
-	struct fx f;
+	struct host_fx f;
 
-	fx_init(&f, 8, 0);
+	host_fx_init(&f, 8, 0);
 	gvq = gvq_create(f.m.pages, 8, 0, &quiet_ops, NULL);
 	ck_assert_ptr_nonnull(gvq);
 	hdr = gmem(&f, 0, 0, sizeof(*hdr));
@@ -650,7 +611,7 @@ START_TEST(test_blk_driver_chains)
 	ck_assert_int_eq(hvq_error(f.vq), HVQ_E_NONE);
 	ck_assert_ptr_null(gvq_detection(gvq));
 	gvq_destroy(gvq);
-	fx_fini(&f);
+	host_fx_fini(&f);
 }
 END_TEST
 

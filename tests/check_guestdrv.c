@@ -266,18 +266,6 @@ static void complete_shuffled(struct fix *f, struct chain **c, unsigned int n,
 	ck_assert_uint_eq(gvq_num_free(f->vq), f->m.num);
 }
 
-static uint64_t det_value(const struct vring_detection *d, const char *name)
-{
-	unsigned int i;
-
-	ck_assert_uint_le(d->nvalues, VRING_CHECK_MAX_VALUES);
-	for (i = 0; i < d->nvalues; i++)
-		if (strcmp(d->values[i].name, name) == 0)
-			return d->values[i].value;
-	ck_abort_msg("detection %s has no value \"%s\"", d->check, name);
-	return 0;
-}
-
 /* The device's next word is bad: get_buf refuses it under check id and
  * writes no byte of guest memory on the way (a stray access would hit a
  * PROT_NONE guard page and fail the test by signal). */

@@ -22,36 +22,8 @@
 #define BUF(k)		(MOCK_BUF_PFN + (k))
 
 /* One device under test: guest memory, the queue, and its interrupts. */
-struct fx {
-	struct mock_ring m;
-	struct hvq *vq;
-	unsigned int irqs;	/* times the device interrupted the driver */
-};
-
-static void count_irq(void *ctx)
-{
-	(*(unsigned int *)ctx)++;
-}
-
-static const struct hvq_ops count_ops = { .interrupt = count_irq };
-
-static void fx_init(struct fx *f, uint32_t num, uint32_t start_idx)
-{
-	mock_ring_init(&f->m, num, start_idx);
-	f->irqs = 0;
-	f->vq = hvq_create(&f->m.mem, f->m.pages, num, start_idx, &count_ops,
-			   &f->irqs);
-	ck_assert_ptr_nonnull(f->vq);
-}
-
-static void fx_fini(struct fx *f)
-{
-	hvq_destroy(f->vq);
-	mock_ring_fini(&f->m);
-}
-
 /* Descriptor i as a buffer at guest-physical gpa. */
-static void put_desc(struct fx *f, uint32_t i, uint64_t gpa, uint32_t len,
+static void put_desc(struct host_fx *f, uint32_t i, uint64_t gpa, uint32_t len,
 		     uint16_t flags, uint32_t next)
 {
 	mock_desc(&f->m, i, (uint32_t)(gpa >> VRING_PAGE_SHIFT),
@@ -59,12 +31,12 @@ static void put_desc(struct fx *f, uint32_t i, uint64_t gpa, uint32_t len,
 }
 
 /* Descriptor i as a valid one-descriptor readable chain on buffer page k. */
-static void one_desc(struct fx *f, uint32_t i, uint32_t k)
+static void one_desc(struct host_fx *f, uint32_t i, uint32_t k)
 {
 	mock_desc(&f->m, i, BUF(k), 0, 64, F_HEAD, 0);
 }
 
-static void expect_pop(struct fx *f, struct hvq_chain *c, uint32_t head)
+static void expect_pop(struct host_fx *f, struct hvq_chain *c, uint32_t head)
 {
 	ck_assert_int_eq(hvq_pop(f->vq, c), 1);
 	ck_assert_int_eq(hvq_error(f->vq), HVQ_E_NONE);
@@ -74,7 +46,7 @@ static void expect_pop(struct fx *f, struct hvq_chain *c, uint32_t head)
 
 /* Fail, naming the first differing guest-physical byte, unless guest
  * memory equals img. */
-static void expect_mem(const struct fx *f, const void *img)
+static void expect_mem(const struct host_fx *f, const void *img)
 {
 	const uint8_t *p = f->m.mem.base, *q = img;
 	uint64_t i;
@@ -89,21 +61,10 @@ static void expect_mem(const struct fx *f, const void *img)
 
 /* The queue's pages inside an image of guest memory, to apply to it the
  * writes a correct device makes. */
-static void img_ring(const struct fx *f, void *img, struct vring *vr)
+static void img_ring(const struct host_fx *f, void *img, struct vring *vr)
 {
 	vring_init(vr, (uint8_t *)img +
 		   ((uint64_t)MOCK_QUEUE_PFN << VRING_PAGE_SHIFT), f->m.num);
-}
-
-static uint64_t det_value(const struct vring_detection *det, const char *name)
-{
-	unsigned int i;
-
-	for (i = 0; i < det->nvalues; i++)
-		if (!strcmp(det->values[i].name, name))
-			return det->values[i].value;
-	ck_abort_msg("detection %s has no value \"%s\"", det->check, name);
-	return 0;
 }
 
 static int det_equal(const struct vring_detection *a,
@@ -128,7 +89,7 @@ enum run_by { BY_POP, BY_NULL };
  * outside guest memory (the guard pages would fault) and nothing written
  * inside it, no interrupt, and a latch that later calls do not move.
  */
-static const struct vring_detection *expect_reject(struct fx *f,
+static const struct vring_detection *expect_reject(struct host_fx *f,
 						   enum run_by by,
 						   enum hvq_err err,
 						   const char *id)
@@ -178,11 +139,11 @@ START_TEST(test_avail_idx_jump)
 	const uint32_t num = 8, start = UINT32_MAX - 2;
 	const struct vring_detection *det;
 	struct hvq_chain c;
-	struct fx f;
+	struct host_fx f;
 	uint32_t i;
 
 	/* num + 1 past a fresh ring. */
-	fx_init(&f, num, start);
+	host_fx_init(&f, num, start);
 	for (i = 0; i < num; i++)
 		one_desc(&f, i, i);
 	mock_avail_publish(&f.m, start + num + 1);
@@ -191,10 +152,10 @@ START_TEST(test_avail_idx_jump)
 	ck_assert_uint_eq(det_value(det, "avail_idx"), start + num + 1);
 	ck_assert_uint_eq(det_value(det, "last_avail_idx"), start);
 	ck_assert_uint_eq(det_value(det, "used_idx"), start);
-	fx_fini(&f);
+	host_fx_fini(&f);
 
 	/* Exactly num outstanding, twice, then num + 1 past the used ones. */
-	fx_init(&f, num, start);
+	host_fx_init(&f, num, start);
 	for (i = 0; i < num; i++) {
 		one_desc(&f, i, i);
 		mock_avail_push(&f.m, i);
@@ -217,10 +178,10 @@ START_TEST(test_avail_idx_jump)
 			    "avail_idx_jump");
 	ck_assert_uint_eq(det_value(det, "avail_idx"), start + 3 * num + 1);
 	ck_assert_uint_eq(det_value(det, "last_avail_idx"), start + 2 * num);
-	fx_fini(&f);
+	host_fx_fini(&f);
 
 	/* Backwards by one, nothing in flight. */
-	fx_init(&f, num, start);
+	host_fx_init(&f, num, start);
 	one_desc(&f, 0, 0);
 	one_desc(&f, 1, 1);
 	mock_avail_push(&f.m, 0);
@@ -235,15 +196,15 @@ START_TEST(test_avail_idx_jump)
 			    "avail_idx_jump");
 	ck_assert_uint_eq(det_value(det, "avail_idx"), start + 1);
 	ck_assert_uint_eq(det_value(det, "last_avail_idx"), start + 2);
-	fx_fini(&f);
+	host_fx_fini(&f);
 
 	/* Far backwards, to before the start. */
-	fx_init(&f, num, start);
+	host_fx_init(&f, num, start);
 	mock_avail_publish(&f.m, start - 100);
 	det = expect_reject(&f, BY_NULL, HVQ_E_AVAIL_IDX_JUMP,
 			    "avail_idx_jump");
 	ck_assert_uint_eq(det_value(det, "avail_idx"), start - 100);
-	fx_fini(&f);
+	host_fx_fini(&f);
 }
 END_TEST
 
@@ -259,9 +220,9 @@ START_TEST(test_avail_idx_back_in_flight)
 	const uint32_t num = 8, start = 0;
 	const struct vring_detection *det;
 	struct hvq_chain c;
-	struct fx f;
+	struct host_fx f;
 
-	fx_init(&f, num, start);
+	host_fx_init(&f, num, start);
 	one_desc(&f, 0, 0);		/* valid, but never made available */
 	one_desc(&f, 3, 3);
 	one_desc(&f, 5, 5);
@@ -274,7 +235,7 @@ START_TEST(test_avail_idx_back_in_flight)
 			    "avail_idx_jump");
 	ck_assert_uint_eq(det_value(det, "avail_idx"), start + 1);
 	ck_assert_uint_eq(det_value(det, "last_avail_idx"), start + 2);
-	fx_fini(&f);
+	host_fx_fini(&f);
 }
 END_TEST
 
@@ -289,11 +250,11 @@ START_TEST(test_avail_head_range)
 	const uint32_t num = 8, start = 7;
 	const struct vring_detection *det;
 	struct hvq_chain c;
-	struct fx f;
+	struct host_fx f;
 	unsigned int k;
 
 	for (k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
-		fx_init(&f, num, start);
+		host_fx_init(&f, num, start);
 		one_desc(&f, num - 1, 0);
 		mock_avail_push(&f.m, num - 1);
 		expect_pop(&f, &c, num - 1);
@@ -303,7 +264,7 @@ START_TEST(test_avail_head_range)
 		ck_assert_uint_eq(det_value(det, "head"), bad[k]);
 		ck_assert_uint_eq(det_value(det, "queue_size"), num);
 		ck_assert_uint_eq(det_value(det, "avail_idx"), start + 1);
-		fx_fini(&f);
+		host_fx_fini(&f);
 	}
 }
 END_TEST
@@ -318,11 +279,11 @@ START_TEST(test_avail_not_head)
 	static const uint16_t bad[] = { 0, F_WRITE, F_NEXT };
 	const struct vring_detection *det;
 	struct hvq_chain c;
-	struct fx f;
+	struct host_fx f;
 	unsigned int k;
 
 	for (k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
-		fx_init(&f, 8, 0);
+		host_fx_init(&f, 8, 0);
 		mock_desc(&f.m, 2, BUF(0), 0, 16, F_HEAD | bad[k], 3);
 		mock_desc(&f.m, 3, BUF(1), 0, 16, F_WRITE, 0);
 		mock_avail_push(&f.m, 2);
@@ -334,7 +295,7 @@ START_TEST(test_avail_not_head)
 				    HVQ_E_AVAIL_NOT_HEAD, "avail_not_head");
 		ck_assert_uint_eq(det_value(det, "head"), 4);
 		ck_assert_uint_eq(det_value(det, "flags"), bad[k]);
-		fx_fini(&f);
+		host_fx_fini(&f);
 	}
 }
 END_TEST
@@ -348,9 +309,9 @@ START_TEST(test_avail_head_busy)
 {
 	const struct vring_detection *det;
 	struct hvq_chain c;
-	struct fx f;
+	struct host_fx f;
 
-	fx_init(&f, 4, UINT32_MAX);
+	host_fx_init(&f, 4, UINT32_MAX);
 	mock_desc(&f.m, 1, BUF(0), 0, 32, F_HEAD | F_NEXT, 2);
 	mock_desc(&f.m, 2, BUF(1), 0, 32, F_WRITE, 0);
 	mock_avail_push(&f.m, 1);
@@ -364,7 +325,7 @@ START_TEST(test_avail_head_busy)
 			    "avail_head_busy");
 	ck_assert_uint_eq(det_value(det, "head"), 1);
 	ck_assert_uint_eq(det_value(det, "avail_idx"), UINT32_MAX + 2u);
-	fx_fini(&f);
+	host_fx_fini(&f);
 }
 END_TEST
 
@@ -378,11 +339,11 @@ START_TEST(test_desc_next_range)
 	static const uint32_t bad[] = { 16, 17, 256, UINT32_MAX };
 	const struct vring_detection *det;
 	struct hvq_chain c;
-	struct fx f;
+	struct host_fx f;
 	unsigned int k;
 
 	for (k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
-		fx_init(&f, 16, 0);
+		host_fx_init(&f, 16, 0);
 		mock_desc(&f.m, 0, BUF(0), 0, 8, F_HEAD | F_NEXT, 15);
 		mock_desc(&f.m, 15, BUF(1), 0, 8, 0, bad[k]);
 		mock_avail_push(&f.m, 0);
@@ -400,7 +361,7 @@ START_TEST(test_desc_next_range)
 		ck_assert_uint_eq(det_value(det, "head"), 1);
 		ck_assert_uint_eq(det_value(det, "desc"), k & 1 ? 2 : 1);
 		ck_assert_uint_eq(det_value(det, "next"), bad[k]);
-		fx_fini(&f);
+		host_fx_fini(&f);
 	}
 }
 END_TEST
@@ -415,11 +376,11 @@ START_TEST(test_desc_loop)
 {
 	const uint32_t num = 8;
 	const struct vring_detection *det;
-	struct fx f;
+	struct host_fx f;
 	uint32_t i;
 
 	/* 0 -> 1 -> 0 */
-	fx_init(&f, num, 0);
+	host_fx_init(&f, num, 0);
 	mock_desc(&f.m, 0, BUF(0), 0, 8, F_HEAD | F_NEXT, 1);
 	mock_desc(&f.m, 1, BUF(1), 0, 8, F_NEXT, 0);
 	mock_avail_push(&f.m, 0);
@@ -427,19 +388,19 @@ START_TEST(test_desc_loop)
 	ck_assert_uint_eq(det_value(det, "head"), 0);
 	ck_assert_uint_eq(det_value(det, "desc"), 0);
 	ck_assert_uint_eq(det_value(det, "chain_len"), 2);
-	fx_fini(&f);
+	host_fx_fini(&f);
 
 	/* 3 -> 3 */
-	fx_init(&f, num, 0);
+	host_fx_init(&f, num, 0);
 	mock_desc(&f.m, 3, BUF(0), 0, 8, F_HEAD | F_NEXT, 3);
 	mock_avail_push(&f.m, 3);
 	det = expect_reject(&f, BY_NULL, HVQ_E_DESC_LOOP, "desc_loop");
 	ck_assert_uint_eq(det_value(det, "desc"), 3);
 	ck_assert_uint_eq(det_value(det, "chain_len"), 1);
-	fx_fini(&f);
+	host_fx_fini(&f);
 
 	/* 4 -> 6 -> 5 -> 6: the loop does not include the head. */
-	fx_init(&f, num, 0);
+	host_fx_init(&f, num, 0);
 	mock_desc(&f.m, 4, BUF(0), 0, 8, F_HEAD | F_NEXT, 6);
 	mock_desc(&f.m, 6, BUF(1), 0, 8, F_NEXT | F_WRITE, 5);
 	mock_desc(&f.m, 5, BUF(2), 0, 8, F_NEXT | F_WRITE, 6);
@@ -448,10 +409,10 @@ START_TEST(test_desc_loop)
 	ck_assert_uint_eq(det_value(det, "head"), 4);
 	ck_assert_uint_eq(det_value(det, "desc"), 6);
 	ck_assert_uint_eq(det_value(det, "chain_len"), 3);
-	fx_fini(&f);
+	host_fx_fini(&f);
 
 	/* All num descriptors, the last chaining back to the second. */
-	fx_init(&f, num, 0);
+	host_fx_init(&f, num, 0);
 	for (i = 0; i < num; i++)
 		mock_desc(&f.m, i, BUF(i), 0, 8, (i ? 0 : F_HEAD) | F_NEXT,
 			  i + 1 < num ? i + 1 : 1);
@@ -459,10 +420,10 @@ START_TEST(test_desc_loop)
 	det = expect_reject(&f, BY_POP, HVQ_E_DESC_LOOP, "desc_loop");
 	ck_assert_uint_eq(det_value(det, "desc"), 1);
 	ck_assert_uint_eq(det_value(det, "chain_len"), num);
-	fx_fini(&f);
+	host_fx_fini(&f);
 
 	/* The same num descriptors ending instead of looping: accepted. */
-	fx_init(&f, num, 0);
+	host_fx_init(&f, num, 0);
 	for (i = 0; i < num; i++)
 		mock_desc(&f.m, i, BUF(i), 0, 8,
 			  (i ? 0 : F_HEAD) | (i + 1 < num ? F_NEXT : 0),
@@ -470,7 +431,7 @@ START_TEST(test_desc_loop)
 	mock_avail_push(&f.m, 0);
 	ck_assert_int_eq(null_dev_process(f.vq), 1);
 	ck_assert_int_eq(hvq_error(f.vq), HVQ_E_NONE);
-	fx_fini(&f);
+	host_fx_fini(&f);
 }
 END_TEST
 
@@ -483,9 +444,9 @@ START_TEST(test_desc_middle_head)
 {
 	const struct vring_detection *det;
 	struct hvq_chain c;
-	struct fx f;
+	struct host_fx f;
 
-	fx_init(&f, 8, 0);
+	host_fx_init(&f, 8, 0);
 	mock_desc(&f.m, 0, BUF(0), 0, 8, F_HEAD | F_NEXT, 1);
 	mock_desc(&f.m, 1, BUF(1), 0, 8, F_NEXT, 2);
 	mock_desc(&f.m, 2, BUF(2), 0, 8, F_WRITE, 0);
@@ -501,7 +462,7 @@ START_TEST(test_desc_middle_head)
 	ck_assert_uint_eq(det_value(det, "head"), 0);
 	ck_assert_uint_eq(det_value(det, "desc"), 2);
 	ck_assert_uint_eq(det_value(det, "flags"), F_HEAD | F_WRITE);
-	fx_fini(&f);
+	host_fx_fini(&f);
 }
 END_TEST
 
@@ -515,10 +476,10 @@ START_TEST(test_desc_shared)
 {
 	const struct vring_detection *det;
 	struct hvq_chain c;
-	struct fx f;
+	struct host_fx f;
 
 	/* A = 0 -> 1, B = 2 -> 1 */
-	fx_init(&f, 8, 0);
+	host_fx_init(&f, 8, 0);
 	mock_desc(&f.m, 0, BUF(0), 0, 8, F_HEAD | F_NEXT, 1);
 	mock_desc(&f.m, 1, BUF(1), 0, 8, F_WRITE, 0);
 	mock_avail_push(&f.m, 0);
@@ -533,10 +494,10 @@ START_TEST(test_desc_shared)
 	ck_assert_uint_eq(det_value(det, "desc"), 1);
 	ck_assert_uint_eq(det_value(det, "owner"), 0);
 	ck_assert_uint_eq(hvq_in_flight(f.vq), 2);
-	fx_fini(&f);
+	host_fx_fini(&f);
 
 	/* A = 0 -> 1 -> 2, B = 3 -> 4 -> 2 */
-	fx_init(&f, 8, 0);
+	host_fx_init(&f, 8, 0);
 	mock_desc(&f.m, 0, BUF(0), 0, 8, F_HEAD | F_NEXT, 1);
 	mock_desc(&f.m, 1, BUF(1), 0, 8, F_NEXT, 2);
 	mock_desc(&f.m, 2, BUF(2), 0, 8, F_WRITE, 0);
@@ -549,10 +510,10 @@ START_TEST(test_desc_shared)
 	ck_assert_uint_eq(det_value(det, "head"), 3);
 	ck_assert_uint_eq(det_value(det, "desc"), 2);
 	ck_assert_uint_eq(det_value(det, "owner"), 0);
-	fx_fini(&f);
+	host_fx_fini(&f);
 
 	/* A = 6 -> 7; then 7 made available as a head of its own. */
-	fx_init(&f, 8, 0);
+	host_fx_init(&f, 8, 0);
 	mock_desc(&f.m, 6, BUF(0), 0, 8, F_HEAD | F_NEXT, 7);
 	mock_desc(&f.m, 7, BUF(1), 0, 8, F_WRITE, 0);
 	mock_avail_push(&f.m, 6);
@@ -563,7 +524,7 @@ START_TEST(test_desc_shared)
 	ck_assert_uint_eq(det_value(det, "head"), 7);
 	ck_assert_uint_eq(det_value(det, "desc"), 7);
 	ck_assert_uint_eq(det_value(det, "owner"), 6);
-	fx_fini(&f);
+	host_fx_fini(&f);
 }
 END_TEST
 
@@ -576,9 +537,9 @@ START_TEST(test_desc_out_after_in)
 {
 	const struct vring_detection *det;
 	struct hvq_chain c;
-	struct fx f;
+	struct host_fx f;
 
-	fx_init(&f, 8, 0);
+	host_fx_init(&f, 8, 0);
 	mock_desc(&f.m, 0, BUF(0), 0, 8, F_HEAD | F_NEXT, 1);
 	mock_desc(&f.m, 1, BUF(1), 0, 8, F_WRITE | F_NEXT, 2);
 	mock_desc(&f.m, 2, BUF(2), 0, 8, F_WRITE, 0);
@@ -594,10 +555,10 @@ START_TEST(test_desc_out_after_in)
 			    "desc_out_after_in");
 	ck_assert_uint_eq(det_value(det, "head"), 0);
 	ck_assert_uint_eq(det_value(det, "desc"), 2);
-	fx_fini(&f);
+	host_fx_fini(&f);
 
 	/* Writable head, readable second. */
-	fx_init(&f, 8, 0);
+	host_fx_init(&f, 8, 0);
 	mock_desc(&f.m, 4, BUF(0), 0, 8, F_HEAD | F_WRITE | F_NEXT, 6);
 	mock_desc(&f.m, 6, BUF(1), 0, 8, 0, 0);
 	mock_avail_push(&f.m, 4);
@@ -605,7 +566,7 @@ START_TEST(test_desc_out_after_in)
 			    "desc_out_after_in");
 	ck_assert_uint_eq(det_value(det, "head"), 4);
 	ck_assert_uint_eq(det_value(det, "desc"), 6);
-	fx_fini(&f);
+	host_fx_fini(&f);
 }
 END_TEST
 
@@ -620,11 +581,11 @@ START_TEST(test_desc_unknown_flags)
 	static const uint16_t bad[] = { 0x8, 0x10, 0x8000, 0xfff8 };
 	const struct vring_detection *det;
 	struct hvq_chain c;
-	struct fx f;
+	struct host_fx f;
 	unsigned int k;
 
 	for (k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
-		fx_init(&f, 8, 0);
+		host_fx_init(&f, 8, 0);
 		mock_desc(&f.m, 0, BUF(0), 0, 8, F_HEAD | F_WRITE | F_NEXT, 1);
 		mock_desc(&f.m, 1, BUF(1), 0, 8, F_WRITE, 0);
 		mock_avail_push(&f.m, 0);
@@ -645,7 +606,7 @@ START_TEST(test_desc_unknown_flags)
 		ck_assert_uint_eq(det_value(det, "flags"),
 				  k & 1 ? (F_WRITE | bad[k]) :
 				  (F_HEAD | F_NEXT | bad[k]));
-		fx_fini(&f);
+		host_fx_fini(&f);
 	}
 }
 END_TEST
@@ -689,9 +650,9 @@ START_TEST(test_desc_bad_addr)
 	const struct vring_detection *det;
 	uint64_t gpa = ((uint64_t)t->pfn << VRING_PAGE_SHIFT) + t->offset;
 	struct hvq_chain c;
-	struct fx f;
+	struct host_fx f;
 
-	fx_init(&f, 8, 100);
+	host_fx_init(&f, 8, 100);
 	mock_desc(&f.m, 2, BUF(0), 0, 8, F_HEAD | F_NEXT, 6);
 	mock_desc(&f.m, 6, BUF(1), 0, 8, F_WRITE, 0);
 	mock_avail_push(&f.m, 2);
@@ -708,7 +669,7 @@ START_TEST(test_desc_bad_addr)
 				 f.m.mem.base + gpa);
 		ck_assert(vring_mem_contains(&f.m.mem, f.m.mem.base + gpa,
 					     t->len));
-		fx_fini(&f);
+		host_fx_fini(&f);
 		return;
 	}
 	det = expect_reject(&f, _i & 2 ? BY_NULL : BY_POP,
@@ -716,7 +677,7 @@ START_TEST(test_desc_bad_addr)
 	ck_assert_uint_eq(det_value(det, "desc"), i);
 	ck_assert_uint_eq(det_value(det, "gpa"), gpa);
 	ck_assert_uint_eq(det_value(det, "len"), t->len);
-	fx_fini(&f);
+	host_fx_fini(&f);
 }
 END_TEST
 
@@ -730,17 +691,17 @@ START_TEST(test_desc_zero_len)
 {
 	const struct vring_detection *det;
 	struct hvq_chain c;
-	struct fx f;
+	struct host_fx f;
 
-	fx_init(&f, 2, 0);
+	host_fx_init(&f, 2, 0);
 	mock_desc(&f.m, 1, BUF(0), 0, 0, F_HEAD, 0);
 	mock_avail_push(&f.m, 1);
 	det = expect_reject(&f, BY_POP, HVQ_E_DESC_ZERO_LEN, "desc_zero_len");
 	ck_assert_uint_eq(det_value(det, "head"), 1);
 	ck_assert_uint_eq(det_value(det, "desc"), 1);
-	fx_fini(&f);
+	host_fx_fini(&f);
 
-	fx_init(&f, 8, 0);
+	host_fx_init(&f, 8, 0);
 	mock_desc(&f.m, 0, BUF(0), 0, 1, F_HEAD | F_NEXT, 1);
 	mock_desc(&f.m, 1, BUF(1), 0, 1, F_WRITE, 0);
 	mock_avail_push(&f.m, 0);
@@ -751,7 +712,7 @@ START_TEST(test_desc_zero_len)
 	det = expect_reject(&f, BY_NULL, HVQ_E_DESC_ZERO_LEN, "desc_zero_len");
 	ck_assert_uint_eq(det_value(det, "head"), 0);
 	ck_assert_uint_eq(det_value(det, "desc"), 1);
-	fx_fini(&f);
+	host_fx_fini(&f);
 }
 END_TEST
 
@@ -766,9 +727,9 @@ START_TEST(test_latch_ignores_repair)
 	const struct vring_detection *det;
 	struct vring_used_elem e;
 	struct hvq_chain c;
-	struct fx f;
+	struct host_fx f;
 
-	fx_init(&f, 8, 0);
+	host_fx_init(&f, 8, 0);
 	one_desc(&f, 7, 0);
 	mock_avail_push(&f.m, 7);
 	expect_pop(&f, &c, 7);
@@ -796,7 +757,7 @@ START_TEST(test_latch_ignores_repair)
 	vring_used_elem_read(&f.m.vr, 0, &e);
 	ck_assert_uint_eq(e.id, 7);
 	ck_assert_uint_eq(e.len, 5);
-	fx_fini(&f);
+	host_fx_fini(&f);
 }
 END_TEST
 
@@ -822,7 +783,7 @@ static uint32_t sw_len(uint32_t k)
 /* Write a valid chain out:in over descriptors idx[] (buffer k = salt + its
  * position) and make it available.  The last next is garbage on purpose:
  * without NEXT it means nothing. */
-static void make_chain(struct fx *f, const uint32_t *idx, uint32_t out,
+static void make_chain(struct host_fx *f, const uint32_t *idx, uint32_t out,
 		       uint32_t in, uint32_t salt)
 {
 	uint32_t n = out + in, p;
@@ -840,7 +801,7 @@ static void make_chain(struct fx *f, const uint32_t *idx, uint32_t out,
 }
 
 /* The gathered chain is exactly the one make_chain() wrote. */
-static void check_chain(const struct fx *f, const struct hvq_chain *c,
+static void check_chain(const struct host_fx *f, const struct hvq_chain *c,
 			const uint32_t *idx, uint32_t out, uint32_t in,
 			uint32_t salt)
 {
@@ -869,7 +830,7 @@ static void check_chain(const struct fx *f, const struct hvq_chain *c,
 }
 
 /* The used entry at free-running idx, as the driver reads it. */
-static void expect_used(const struct fx *f, uint32_t idx, uint32_t id,
+static void expect_used(const struct host_fx *f, uint32_t idx, uint32_t id,
 			uint32_t len)
 {
 	struct vring_used_elem e;
@@ -900,9 +861,9 @@ START_TEST(test_valid_chains_sweep)
 	const uint32_t num = 2u << _i, start = UINT32_MAX - 3u * _i;
 	uint32_t idx[VRING_MAX_SIZE], used = start, round = 0, s, p, h;
 	struct hvq_chain c;
-	struct fx f;
+	struct host_fx f;
 
-	fx_init(&f, num, start);
+	host_fx_init(&f, num, start);
 	for (s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++) {
 		uint32_t out = shapes[s].out, in = shapes[s].in, len;
 
@@ -961,7 +922,7 @@ START_TEST(test_valid_chains_sweep)
 		expect_used(&f, used + h, num - 1 - h, h);
 	ck_assert_int_eq(hvq_notify(f.vq), 0);
 	ck_assert_int_eq(hvq_error(f.vq), HVQ_E_NONE);
-	fx_fini(&f);
+	host_fx_fini(&f);
 }
 END_TEST
 
@@ -976,9 +937,9 @@ START_TEST(test_index_wrap)
 	const uint32_t num = 4, start = 4294967295u - 5;
 	uint32_t used = start, done = 0, round, k, n;
 	struct hvq_chain c;
-	struct fx f;
+	struct host_fx f;
 
-	fx_init(&f, num, start);
+	host_fx_init(&f, num, start);
 	for (round = 0; round < 12; round++) {
 		if (round & 1) {
 			/* Four one-descriptor chains: the ring is full. */
@@ -1024,7 +985,7 @@ START_TEST(test_index_wrap)
 	/* 2^32 - 6 + 36 = 30, past the wrap. */
 	ck_assert_uint_eq(used, 30);
 	ck_assert_int_eq(hvq_error(f.vq), HVQ_E_NONE);
-	fx_fini(&f);
+	host_fx_fini(&f);
 }
 END_TEST
 
@@ -1066,9 +1027,9 @@ START_TEST(test_null_echo)
 	uint32_t n = t->nout + t->nin, j, q, len, out_len = 0, in_len = 0;
 	uint8_t *img, *mem;
 	struct vring ivr;
-	struct fx f;
+	struct host_fx f;
 
-	fx_init(&f, 8, 12345);
+	host_fx_init(&f, 8, 12345);
 	mem = f.m.mem.base;
 	for (j = 0; j < n; j++) {
 		uint32_t l = j < t->nout ? t->out[j] : t->in[j - t->nout];
@@ -1111,7 +1072,7 @@ START_TEST(test_null_echo)
 	ck_assert_int_eq(null_dev_process(f.vq), 0);
 	ck_assert_int_eq(hvq_notify(f.vq), 0);
 	free(img);
-	fx_fini(&f);
+	host_fx_fini(&f);
 }
 END_TEST
 
@@ -1124,9 +1085,9 @@ START_TEST(test_null_one_direction)
 {
 	struct vring ivr;
 	uint8_t *img;
-	struct fx f;
+	struct host_fx f;
 
-	fx_init(&f, 4, 0);
+	host_fx_init(&f, 4, 0);
 	put_desc(&f, 0, mock_buf_gpa(0, 100), 50, F_HEAD | F_NEXT, 3);
 	put_desc(&f, 3, mock_buf_gpa(1, 0), 4096, 0, 0);
 	memset(f.m.mem.base + mock_buf_gpa(0, 100), 0x5a, 50);
@@ -1153,7 +1114,7 @@ START_TEST(test_null_one_direction)
 	expect_used(&f, 1, 1, 0);
 	ck_assert_uint_eq(f.irqs, 1);
 	free(img);
-	fx_fini(&f);
+	host_fx_fini(&f);
 }
 END_TEST
 
@@ -1171,9 +1132,9 @@ START_TEST(test_null_overlap)
 	struct vring ivr;
 	uint8_t *img, *mem;
 	uint32_t b, len;
-	struct fx f;
+	struct host_fx f;
 
-	fx_init(&f, 8, 0);
+	host_fx_init(&f, 8, 0);
 	mem = f.m.mem.base;
 	for (b = 0; b < 400; b++)
 		mem[g - 200 + b] = (uint8_t)(b * 11 + 1);
@@ -1207,7 +1168,7 @@ START_TEST(test_null_overlap)
 	expect_mem(&f, img);
 	expect_used(&f, 0, 0, len);
 	free(img);
-	fx_fini(&f);
+	host_fx_fini(&f);
 }
 END_TEST
 
@@ -1223,9 +1184,9 @@ START_TEST(test_used_releases_ownership)
 {
 	uint32_t a[] = { 0, 1, 2 }, b[] = { 3, 1, 2, 0 }, d[] = { 0, 5 };
 	struct hvq_chain c;
-	struct fx f;
+	struct host_fx f;
 
-	fx_init(&f, 8, 0);
+	host_fx_init(&f, 8, 0);
 	make_chain(&f, a, 2, 1, 0);
 	ck_assert_int_eq(hvq_pop(f.vq, &c), 1);
 	check_chain(&f, &c, a, 2, 1, 0);
@@ -1249,7 +1210,7 @@ START_TEST(test_used_releases_ownership)
 	expect_used(&f, 0, 0, 0);
 	expect_used(&f, 1, 3, 0);
 	expect_used(&f, 2, 0, 0);
-	fx_fini(&f);
+	host_fx_fini(&f);
 }
 END_TEST
 

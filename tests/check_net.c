@@ -27,48 +27,9 @@
 
 /* ---- the check, on chains built by hand ---- */
 
-struct fx {
-	struct mock_ring m;
-	struct hvq *vq;
-	unsigned int irqs;
-};
-
-static void count_irq(void *ctx)
-{
-	(*(unsigned int *)ctx)++;
-}
-
-static const struct hvq_ops count_ops = { .interrupt = count_irq };
-
-static void fx_init(struct fx *f, uint32_t num, uint32_t start_idx)
-{
-	mock_ring_init(&f->m, num, start_idx);
-	f->irqs = 0;
-	f->vq = hvq_create(&f->m.mem, f->m.pages, num, start_idx, &count_ops,
-			   &f->irqs);
-	ck_assert_ptr_nonnull(f->vq);
-}
-
-static void fx_fini(struct fx *f)
-{
-	hvq_destroy(f->vq);
-	mock_ring_fini(&f->m);
-}
-
-static uint64_t det_value(const struct vring_detection *det, const char *name)
-{
-	unsigned int i;
-
-	for (i = 0; i < det->nvalues; i++)
-		if (!strcmp(det->values[i].name, name))
-			return det->values[i].value;
-	ck_abort_msg("detection %s has no value \"%s\"", det->check, name);
-	return 0;
-}
-
 enum queue_kind { TX, RX };
 
-static int pop(struct fx *f, enum queue_kind kind, struct hvq_chain *c)
+static int pop(struct host_fx *f, enum queue_kind kind, struct hvq_chain *c)
 {
 	return kind == TX ? net_dev_tx_pop(f->vq, c) : net_dev_rx_pop(f->vq, c);
 }
@@ -80,7 +41,7 @@ static int pop(struct fx *f, enum queue_kind kind, struct hvq_chain *c)
  * queue stays broken with the same detection even once the driver posts a
  * good chain.
  */
-static void expect_bad_direction(struct fx *f, enum queue_kind kind,
+static void expect_bad_direction(struct host_fx *f, enum queue_kind kind,
 				 uint32_t readable, uint32_t writable)
 {
 	const struct vring_detection *det;
@@ -122,12 +83,12 @@ static void expect_bad_direction(struct fx *f, enum queue_kind kind,
  * output queue?"). */
 START_TEST(test_net_bad_direction_tx_writable)
 {
-	struct fx f;
+	struct host_fx f;
 
-	fx_init(&f, 8, 0);
+	host_fx_init(&f, 8, 0);
 	mock_desc(&f.m, 0, BUF(0), 0, 1514, F_HEAD | F_WRITE, 0);
 	expect_bad_direction(&f, TX, 0, 1);
-	fx_fini(&f);
+	host_fx_fini(&f);
 }
 END_TEST
 
@@ -135,13 +96,13 @@ END_TEST
  * queue?"), two descriptors of it. */
 START_TEST(test_net_bad_direction_rx_readable)
 {
-	struct fx f;
+	struct host_fx f;
 
-	fx_init(&f, 8, 0);
+	host_fx_init(&f, 8, 0);
 	mock_desc(&f.m, 0, BUF(0), 0, 100, F_HEAD | F_NEXT, 3);
 	mock_desc(&f.m, 3, BUF(1), 0, 100, 0, 0);
 	expect_bad_direction(&f, RX, 2, 0);
-	fx_fini(&f);
+	host_fx_fini(&f);
 }
 END_TEST
 
@@ -150,14 +111,14 @@ END_TEST
 START_TEST(test_net_bad_direction_mixed)
 {
 	enum queue_kind kind = _i & 1 ? RX : TX;
-	struct fx f;
+	struct host_fx f;
 
-	fx_init(&f, 4, _i & 2 ? 0xffffffffu : 0);
+	host_fx_init(&f, 4, _i & 2 ? 0xffffffffu : 0);
 	mock_desc(&f.m, 0, BUF(0), 0, 14, F_HEAD | F_NEXT, 1);
 	mock_desc(&f.m, 1, BUF(1), 0, 60, F_NEXT, 2);
 	mock_desc(&f.m, 2, BUF(2), 0, 1514, F_WRITE, 0);
 	expect_bad_direction(&f, kind, 2, 1);
-	fx_fini(&f);
+	host_fx_fini(&f);
 }
 END_TEST
 
@@ -165,14 +126,14 @@ END_TEST
 START_TEST(test_net_ring_check_first)
 {
 	struct hvq_chain c;
-	struct fx f;
+	struct host_fx f;
 
-	fx_init(&f, 8, 0);
+	host_fx_init(&f, 8, 0);
 	mock_desc(&f.m, 0, BUF(0), 0, 0, F_HEAD | F_WRITE, 0);
 	mock_avail_push(&f.m, 0);
 	ck_assert_int_eq(net_dev_tx_pop(f.vq, &c), -EIO);
 	ck_assert_int_eq(hvq_error(f.vq), HVQ_E_DESC_ZERO_LEN);
-	fx_fini(&f);
+	host_fx_fini(&f);
 }
 END_TEST
 
@@ -197,9 +158,9 @@ START_TEST(test_net_driver_chains)
 	struct hvq_chain c;
 	struct gvq *g;
 	uint32_t len;
-	struct fx f;
+	struct host_fx f;
 
-	fx_init(&f, 4, 0xfffffffeu);
+	host_fx_init(&f, 4, 0xfffffffeu);
 	g = gvq_create(f.m.pages, 4, 0xfffffffeu, &quiet_ops, NULL);
 	ck_assert_ptr_nonnull(g);
 
@@ -234,7 +195,7 @@ START_TEST(test_net_driver_chains)
 	ck_assert_ptr_null(hvq_detection(f.vq));
 	ck_assert_ptr_null(gvq_detection(g));
 	gvq_destroy(g);
-	fx_fini(&f);
+	host_fx_fini(&f);
 }
 END_TEST
 

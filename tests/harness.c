@@ -5,6 +5,7 @@
 #include <check.h>
 
 #include "harness.h"
+#include "hostdev.h"
 #include "sim.h"
 #include "tests.h"
 
@@ -61,4 +62,38 @@ uint32_t test_last_head(const struct vring *vr, int host)
 					     vring_avail_idx_acquire(vr) - 1);
 	vring_used_elem_read(vr, vring_used_idx_acquire(vr) - 1, &e);
 	return e.id;
+}
+
+static void count_irq(void *ctx)
+{
+	(*(unsigned int *)ctx)++;
+}
+
+static const struct hvq_ops count_ops = { .interrupt = count_irq };
+
+void host_fx_init(struct host_fx *f, uint32_t num, uint32_t start_idx)
+{
+	mock_ring_init(&f->m, num, start_idx);
+	f->irqs = 0;
+	f->vq = hvq_create(&f->m.mem, f->m.pages, num, start_idx, &count_ops,
+			   &f->irqs);
+	ck_assert_ptr_nonnull(f->vq);
+}
+
+void host_fx_fini(struct host_fx *f)
+{
+	hvq_destroy(f->vq);
+	mock_ring_fini(&f->m);
+}
+
+uint64_t det_value(const struct vring_detection *det, const char *name)
+{
+	unsigned int i;
+
+	ck_assert_uint_le(det->nvalues, VRING_CHECK_MAX_VALUES);
+	for (i = 0; i < det->nvalues; i++)
+		if (!strcmp(det->values[i].name, name))
+			return det->values[i].value;
+	ck_abort_msg("detection %s has no value \"%s\"", det->check, name);
+	return 0;
 }

@@ -63,4 +63,22 @@ void mock_used_publish(struct mock_ring *m, uint32_t idx);
 uint32_t mock_avail_head(const struct mock_ring *m, uint32_t idx);
 uint32_t mock_avail_idx(const struct mock_ring *m);
 
+/* ---- the real device side on a mock ring ---- */
+
+struct hvq;
+
+/* An hvq over a mock ring, counting its interrupts. */
+struct host_fx {
+	struct mock_ring m;
+	struct hvq *vq;
+	unsigned int irqs;	/* times the device interrupted the driver */
+};
+
+/* mock_ring_init, then the hvq; fails the test on error. */
+void host_fx_init(struct host_fx *f, uint32_t num, uint32_t start_idx);
+void host_fx_fini(struct host_fx *f);
+
+/* The value a detection recorded under name; fails the test if none. */
+uint64_t det_value(const struct vring_detection *det, const char *name);
+
 #endif
