@@ -215,6 +215,12 @@ static bool echo_ok(const struct null_wl *w, const struct null_req *r,
 	return len == expect && (!w->touches_data || echo_data_ok(w, r));
 }
 
+/* A request to post: one taken back by a reset, or a new one with a slot. */
+static bool more_to_add(const struct null_wl *w)
+{
+	return w->resubmit || (w->submitted < w->requests && w->free_slots);
+}
+
 /*
  * Stepped, one ring operation per call, so that a schedule can put the
  * device anywhere between two of them, including between the last empty
@@ -260,17 +266,14 @@ static enum wl_step null_guest_step(struct sim_device *dev)
 		return WL_PROGRESS;
 	if (gvq_error(w->vq))
 		return WL_DONE;
-	can_add = w->resubmit ||
-		  (w->submitted < w->requests && w->free_slots);
+	can_add = more_to_add(w);
 	if (w->added_since_kick >= w->batch ||
 	    (w->added_since_kick && !can_add)) {
 		gvq_kick(w->vq);
 		w->added_since_kick = 0;
 		return WL_PROGRESS;
 	}
-	if (!can_add)
-		goto idle;
-	do {
+	while (can_add) {
 		if (w->resubmit) {
 			r = w->resubmit;
 			w->resubmit = r->next_free;
@@ -288,11 +291,12 @@ static enum wl_step null_guest_step(struct sim_device *dev)
 		assert(ret == 0);
 		(void)ret;
 		w->added_since_kick++;
-	} while (++n < w->ops_per_step && w->added_since_kick < w->batch &&
-		 (w->resubmit ||
-		  (w->submitted < w->requests && w->free_slots)));
-	return WL_PROGRESS;
-idle:
+		if (++n == w->ops_per_step || w->added_since_kick == w->batch)
+			return WL_PROGRESS;
+		can_add = more_to_add(w);
+	}
+	if (n)
+		return WL_PROGRESS;
 	if (w->completed == w->requests)
 		return WL_DONE;
 	w->rearm = true;
