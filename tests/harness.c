@@ -97,3 +97,13 @@ uint64_t det_value(const struct vring_detection *det, const char *name)
 	ck_abort_msg("detection %s has no value \"%s\"", det->check, name);
 	return 0;
 }
+
+void expect_stopped_unrecovered(const struct sim_result *res,
+				uint64_t requests)
+{
+	ck_assert(!res->ok);
+	ck_assert_uint_eq(res->resets, 0);
+	ck_assert_uint_eq(res->ndetections, 1);
+	ck_assert(!res->detections[0].recovered);
+	ck_assert_uint_lt(res->devs[0].completed, requests);
+}

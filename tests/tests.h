@@ -16,6 +16,12 @@ struct sim_config;
 void test_sim_config(struct sim_config *cfg);
 
 struct vring;
+struct sim_result;
+
+/* Without --recover, a detection ended the run: not ok, one detection,
+ * not recovered from, no reset, not every request completed. */
+void expect_stopped_unrecovered(const struct sim_result *res,
+				uint64_t requests);
 
 /* In a tamper hook (sim_tamper_fn): the head of the chain the side just
  * published, the last avail entry (guest) or used entry (host). */
