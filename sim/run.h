@@ -177,7 +177,6 @@ void run_host_resume(struct sim_queue *q);
  * return 1 if q has work after all (see hvq_restart). */
 int run_host_restart(struct sim_queue *q);
 
-/* --wait poll on threads: nobody sleeps, notifications stay suppressed. */
 /*
  * Zeroed memory aligned to a cache line, for the structs whose guest and
  * host fields are kept on separate lines (_Alignas(64)): calloc only
@@ -185,6 +184,7 @@ int run_host_restart(struct sim_queue *q);
  */
 void *sim_zalloc_lines(size_t size);
 
+/* --wait poll on threads: nobody sleeps, notifications stay suppressed. */
 bool run_polling(const struct run *run);
 
 /* --wait eventfd on threads: spin up to --spin-us until done(arg); true if
